@@ -1,0 +1,484 @@
+// Package badgerstore is the hub's embedded store: one Badger database in a
+// directory, for a hub that runs as a single process (Badger locks its
+// directory, so a second process cannot open it).
+//
+// Keys (all prefixes are one byte then '/'):
+//
+//	d/<device id>                     device JSON
+//	t/<sha-256 of token>              device id
+//	f/<programme>/<form id>/<ver BE>  published form JSON
+//	r/<programme>\x00<seq BE>         revision JSON (what Pull serves)
+//	v/<record id>\x00<rev>            seq BE: the revision is stored
+//	l/<record id>                     record JSON: programme, form, leaves
+//
+// Sequence numbers are per programme and start at 1. Apply runs under one
+// mutex and commits with synced writes, so commit order is sequence order
+// and a pull never sees a later revision before an earlier one.
+package badgerstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/ccmcollect/ccmcollect/hub"
+	"github.com/ccmcollect/ccmcollect/record"
+	"github.com/ccmcollect/ccmcollect/sync/protocol"
+)
+
+// Store is a hub.Store on Badger. It is safe for concurrent use.
+type Store struct {
+	db *badger.DB
+
+	mu   sync.Mutex        // serialises Apply; guards last
+	last map[string]uint64 // programme → last sequence number, loaded lazily
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ hub.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the store in dir. It fails with an error
+// wrapping hub.ErrLocked when another process holds dir.
+func Open(dir string) (*Store, error) {
+	opts := badger.DefaultOptions(dir).
+		WithSyncWrites(true).
+		WithLogger(nil).
+		WithNumVersionsToKeep(1)
+	db, err := badger.Open(opts)
+	if err != nil {
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, fmt.Errorf("open hub store %s: %w", dir, hub.ErrLocked)
+		}
+		return nil, fmt.Errorf("open hub store %s: %w", dir, err)
+	}
+	return &Store{db: db, last: make(map[string]uint64)}, nil
+}
+
+// Close closes the database, waiting for an Apply in progress.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
+}
+
+func deviceKey(id string) []byte        { return []byte("d/" + id) }
+func tokenKey(h [32]byte) []byte        { return append([]byte("t/"), h[:]...) }
+func recordKey(id string) []byte        { return []byte("l/" + id) }
+func revPrefix(programme string) []byte { return []byte("r/" + programme + "\x00") }
+
+func revKey(programme string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(revPrefix(programme), seq)
+}
+
+func seenKey(recordID, rev string) []byte { return []byte("v/" + recordID + "\x00" + rev) }
+
+func formPrefix(programme string) []byte {
+	if programme == "" {
+		return []byte("f/")
+	}
+	return []byte("f/" + programme + "/")
+}
+
+func formKey(programme, id string, version int) []byte {
+	return binary.BigEndian.AppendUint32([]byte("f/"+programme+"/"+id+"/"), uint32(version))
+}
+
+// storedDevice is the JSON of a device under d/.
+type storedDevice struct {
+	hub.Device
+	TokenHash []byte `json:"token_hash"`
+}
+
+// AddDevice implements hub.Store.
+func (s *Store) AddDevice(_ context.Context, d hub.Device) error {
+	b, err := json.Marshal(storedDevice{Device: d, TokenHash: d.TokenHash[:]})
+	if err != nil {
+		return fmt.Errorf("encode device: %w", err)
+	}
+	err = s.db.Update(func(txn *badger.Txn) error {
+		for _, k := range [][]byte{deviceKey(d.ID), tokenKey(d.TokenHash)} {
+			if _, err := txn.Get(k); err == nil {
+				return fmt.Errorf("device %s: %w", d.ID, hub.ErrExists)
+			} else if !errors.Is(err, badger.ErrKeyNotFound) {
+				return err
+			}
+		}
+		if err := txn.Set(deviceKey(d.ID), b); err != nil {
+			return err
+		}
+		return txn.Set(tokenKey(d.TokenHash), []byte(d.ID))
+	})
+	if err != nil {
+		return fmt.Errorf("add device: %w", err)
+	}
+	return nil
+}
+
+func getDevice(txn *badger.Txn, id string) (hub.Device, error) {
+	item, err := txn.Get(deviceKey(id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return hub.Device{}, fmt.Errorf("device %s: %w", id, hub.ErrNotFound)
+	} else if err != nil {
+		return hub.Device{}, err
+	}
+	var sd storedDevice
+	if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &sd) }); err != nil {
+		return hub.Device{}, fmt.Errorf("decode device %s: %w", id, err)
+	}
+	d := sd.Device
+	copy(d.TokenHash[:], sd.TokenHash)
+	return d, nil
+}
+
+// DeviceByToken implements hub.Store.
+func (s *Store) DeviceByToken(_ context.Context, hash [32]byte) (hub.Device, error) {
+	var d hub.Device
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(tokenKey(hash))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return hub.ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		id, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		d, err = getDevice(txn, string(id))
+		return err
+	})
+	if err != nil {
+		return hub.Device{}, fmt.Errorf("device by token: %w", err)
+	}
+	return d, nil
+}
+
+// Devices implements hub.Store.
+func (s *Store) Devices(_ context.Context) ([]hub.Device, error) {
+	var out []hub.Device
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte("d/"), PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var sd storedDevice
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &sd) }); err != nil {
+				return fmt.Errorf("decode device %s: %w", it.Item().Key(), err)
+			}
+			d := sd.Device
+			copy(d.TokenHash[:], sd.TokenHash)
+			out = append(out, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
+	slices.SortFunc(out, func(a, b hub.Device) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// RevokeDevice implements hub.Store.
+func (s *Store) RevokeDevice(_ context.Context, id string, at time.Time) error {
+	err := s.db.Update(func(txn *badger.Txn) error {
+		d, err := getDevice(txn, id)
+		if err != nil {
+			return err
+		}
+		if d.Revoked() {
+			return nil
+		}
+		d.RevokedAt = at.UTC()
+		b, err := json.Marshal(storedDevice{Device: d, TokenHash: d.TokenHash[:]})
+		if err != nil {
+			return err
+		}
+		return txn.Set(deviceKey(id), b)
+	})
+	if err != nil {
+		return fmt.Errorf("revoke device: %w", err)
+	}
+	return nil
+}
+
+// PublishForm implements hub.Store.
+func (s *Store) PublishForm(_ context.Context, f hub.PublishedForm) error {
+	b, err := json.Marshal(f)
+	if err != nil {
+		return fmt.Errorf("encode form: %w", err)
+	}
+	key := formKey(f.Programme, f.FormID, f.Version)
+	err = s.db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(key)
+		switch {
+		case err == nil:
+			var old hub.PublishedForm
+			if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &old) }); err != nil {
+				return err
+			}
+			if !jsonEqual(old.Def, f.Def) {
+				return fmt.Errorf("form %s version %d for %s: %w", f.FormID, f.Version, f.Programme, hub.ErrExists)
+			}
+			return nil
+		case !errors.Is(err, badger.ErrKeyNotFound):
+			return err
+		}
+		return txn.Set(key, b)
+	})
+	if err != nil {
+		return fmt.Errorf("publish form: %w", err)
+	}
+	return nil
+}
+
+// jsonEqual reports whether a and b are the same JSON value up to
+// whitespace (compact forms are compared).
+func jsonEqual(a, b []byte) bool {
+	var ca, cb bytes.Buffer
+	if json.Compact(&ca, a) != nil || json.Compact(&cb, b) != nil {
+		return bytes.Equal(a, b)
+	}
+	return bytes.Equal(ca.Bytes(), cb.Bytes())
+}
+
+// PublishedForms implements hub.Store.
+func (s *Store) PublishedForms(_ context.Context, programme string) ([]hub.PublishedForm, error) {
+	var out []hub.PublishedForm
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: formPrefix(programme), PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var f hub.PublishedForm
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &f) }); err != nil {
+				return fmt.Errorf("decode form: %w", err)
+			}
+			out = append(out, f)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list forms: %w", err)
+	}
+	slices.SortFunc(out, func(a, b hub.PublishedForm) int {
+		if c := strings.Compare(a.Programme, b.Programme); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.FormID, b.FormID); c != 0 {
+			return c
+		}
+		return a.Version - b.Version
+	})
+	return out, nil
+}
+
+// storedRecord is the JSON under l/: what Apply needs of a record.
+type storedRecord struct {
+	Programme string        `json:"programme"`
+	FormID    string        `json:"form_id"`
+	Leaves    []record.Leaf `json:"leaves"`
+}
+
+// lastSeq returns the last sequence number of programme. s.mu must be held.
+func (s *Store) lastSeq(txn *badger.Txn, programme string) (uint64, error) {
+	if n, ok := s.last[programme]; ok {
+		return n, nil
+	}
+	prefix := revPrefix(programme)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
+	defer it.Close()
+	var n uint64
+	it.Seek(append(slices.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
+	if it.Valid() {
+		k := it.Item().Key()
+		n = binary.BigEndian.Uint64(k[len(prefix):])
+	}
+	s.last[programme] = n
+	return n, nil
+}
+
+// Apply implements hub.Store.
+func (s *Store) Apply(ctx context.Context, programme string, revs []*record.Revision) ([]hub.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	results := make([]hub.Result, len(revs))
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+
+	last, err := s.lastSeq(txn, programme)
+	if err != nil {
+		return nil, fmt.Errorf("apply: %w", err)
+	}
+	seq := last
+	records := make(map[string]*storedRecord) // touched in this batch
+	var buf bytes.Buffer
+	for i, r := range revs {
+		rec, err := s.loadRecord(txn, records, r.RecordID)
+		if err != nil {
+			return nil, fmt.Errorf("apply: %w", err)
+		}
+		if rec != nil && (rec.Programme != programme || rec.FormID != r.FormID) {
+			results[i] = hub.Result{Status: protocol.StatusRejected, Err: foreignErr(rec, programme, r)}
+			continue
+		}
+		seen, err := has(txn, seenKey(r.RecordID, r.Rev))
+		if err != nil {
+			return nil, fmt.Errorf("apply: %w", err)
+		}
+		if seen {
+			results[i] = hub.Result{Status: protocol.StatusDuplicate}
+			continue
+		}
+		missing := ""
+		for _, p := range r.Parents {
+			ok, err := has(txn, seenKey(r.RecordID, p))
+			if err != nil {
+				return nil, fmt.Errorf("apply: %w", err)
+			}
+			if !ok {
+				missing = p
+				break
+			}
+		}
+		if missing != "" {
+			results[i] = hub.Result{Status: protocol.StatusRejected,
+				Err: fmt.Errorf("%w: %s", record.ErrMissingParent, missing)}
+			continue
+		}
+		if rec == nil {
+			rec = &storedRecord{Programme: programme, FormID: r.FormID}
+			records[r.RecordID] = rec
+		}
+		rec.Leaves = record.AddLeaf(rec.Leaves, r)
+		seq++
+		buf.Reset()
+		if err := json.NewEncoder(&buf).Encode(r); err != nil {
+			return nil, fmt.Errorf("apply: encode %s: %w", r.Rev, err)
+		}
+		doc := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+		if err := txn.Set(revKey(programme, seq), slices.Clone(doc)); err != nil {
+			return nil, fmt.Errorf("apply: %w", err)
+		}
+		if err := txn.Set(seenKey(r.RecordID, r.Rev), binary.BigEndian.AppendUint64(nil, seq)); err != nil {
+			return nil, fmt.Errorf("apply: %w", err)
+		}
+		status := protocol.StatusApplied
+		if record.Conflicted(rec.Leaves) {
+			status = protocol.StatusConflict
+		}
+		results[i] = hub.Result{Status: status}
+	}
+	if seq == last {
+		return results, nil
+	}
+	for id, rec := range records {
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return nil, fmt.Errorf("apply: encode record: %w", err)
+		}
+		if err := txn.Set(recordKey(id), b); err != nil {
+			return nil, fmt.Errorf("apply: %w", err)
+		}
+	}
+	if err := txn.Commit(); err != nil {
+		return nil, fmt.Errorf("apply: commit: %w", err)
+	}
+	s.last[programme] = seq
+	return results, nil
+}
+
+func foreignErr(rec *storedRecord, programme string, r *record.Revision) error {
+	if rec.Programme != programme {
+		return fmt.Errorf("%w: record %s is not in programme %s", hub.ErrForeignRecord, r.RecordID, programme)
+	}
+	return fmt.Errorf("%w: record %s is a %s record, not %s", hub.ErrForeignRecord, r.RecordID, rec.FormID, r.FormID)
+}
+
+// loadRecord returns the record id as this batch sees it (nil if unknown).
+func (s *Store) loadRecord(txn *badger.Txn, cache map[string]*storedRecord, id string) (*storedRecord, error) {
+	if rec, ok := cache[id]; ok {
+		return rec, nil
+	}
+	item, err := txn.Get(recordKey(id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	rec := new(storedRecord)
+	if err := item.Value(func(v []byte) error { return json.Unmarshal(v, rec) }); err != nil {
+		return nil, fmt.Errorf("decode record %s: %w", id, err)
+	}
+	cache[id] = rec
+	return rec, nil
+}
+
+func has(txn *badger.Txn, key []byte) (bool, error) {
+	_, err := txn.Get(key)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, badger.ErrKeyNotFound):
+		return false, nil
+	}
+	return false, err
+}
+
+// Pull implements hub.Store.
+func (s *Store) Pull(_ context.Context, programme, cursor string, limit int) (hub.Page, error) {
+	after, err := hub.ParseCursor(cursor)
+	if err != nil {
+		return hub.Page{}, err
+	}
+	if limit < 1 {
+		limit = 1
+	}
+	page := hub.Page{Next: cursor}
+	prefix := revPrefix(programme)
+	err = s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = prefix
+		opts.PrefetchSize = min(limit+1, 1000)
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Seek(revKey(programme, after+1)); it.Valid(); it.Next() {
+			if len(page.Revisions) == limit {
+				page.More = true
+				break
+			}
+			item := it.Item()
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			page.Revisions = append(page.Revisions, v)
+			page.Next = hub.FormatCursor(binary.BigEndian.Uint64(item.Key()[len(prefix):]))
+		}
+		return nil
+	})
+	if err != nil {
+		return hub.Page{}, fmt.Errorf("pull: %w", err)
+	}
+	return page, nil
+}
