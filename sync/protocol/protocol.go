@@ -38,14 +38,14 @@ const (
 
 // Error codes in an ErrorBody.
 const (
-	CodeBadRequest      = "bad_request"      // malformed JSON or parameters
-	CodeUnauthorized    = "unauthorized"     // no, unknown or revoked token
-	CodeForbidden       = "forbidden"        // the role may not do this
-	CodeNotFound        = "not_found"        // no such path
-	CodeTooLarge        = "too_large"        // body or batch over the limits
+	CodeBadRequest      = "bad_request"       // malformed JSON or parameters
+	CodeUnauthorized    = "unauthorized"      // no, unknown or revoked token
+	CodeForbidden       = "forbidden"         // the role may not do this
+	CodeNotFound        = "not_found"         // no such path
+	CodeTooLarge        = "too_large"         // body or batch over the limits
 	CodeTooManyRequests = "too_many_requests" // rate limited; see Retry-After
-	CodeUnavailable     = "unavailable"      // the hub is overloaded or shutting down
-	CodeInternal        = "internal"         // the hub failed; try again later
+	CodeUnavailable     = "unavailable"       // the hub is overloaded or shutting down
+	CodeInternal        = "internal"          // the hub failed; try again later
 )
 
 // Health is the answer of GET /api/v1/health.
