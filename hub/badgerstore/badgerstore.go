@@ -17,7 +17,6 @@
 package badgerstore
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -32,7 +31,6 @@ import (
 
 	"github.com/ccmcollect/ccmcollect/hub"
 	"github.com/ccmcollect/ccmcollect/record"
-	"github.com/ccmcollect/ccmcollect/sync/protocol"
 )
 
 // Store is a hub.Store on Badger. It is safe for concurrent use.
@@ -234,7 +232,7 @@ func (s *Store) PublishForm(_ context.Context, f hub.PublishedForm) error {
 			if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &old) }); err != nil {
 				return err
 			}
-			if !jsonEqual(old.Def, f.Def) {
+			if !hub.SameJSON(old.Def, f.Def) {
 				return fmt.Errorf("form %s version %d for %s: %w", f.FormID, f.Version, f.Programme, hub.ErrExists)
 			}
 			return nil
@@ -247,16 +245,6 @@ func (s *Store) PublishForm(_ context.Context, f hub.PublishedForm) error {
 		return fmt.Errorf("publish form: %w", err)
 	}
 	return nil
-}
-
-// jsonEqual reports whether a and b are the same JSON value up to
-// whitespace (compact forms are compared).
-func jsonEqual(a, b []byte) bool {
-	var ca, cb bytes.Buffer
-	if json.Compact(&ca, a) != nil || json.Compact(&cb, b) != nil {
-		return bytes.Equal(a, b)
-	}
-	return bytes.Equal(ca.Bytes(), cb.Bytes())
 }
 
 // PublishedForms implements hub.Store.
@@ -289,17 +277,10 @@ func (s *Store) PublishedForms(_ context.Context, programme string) ([]hub.Publi
 	return out, nil
 }
 
-// storedRecord is the JSON under l/: what Apply needs of a record.
-type storedRecord struct {
-	Programme string        `json:"programme"`
-	FormID    string        `json:"form_id"`
-	Leaves    []record.Leaf `json:"leaves"`
-}
-
 // lastSeq returns the last sequence number of programme. s.mu must be held.
-func (s *Store) lastSeq(txn *badger.Txn, programme string) (uint64, error) {
+func (s *Store) lastSeq(txn *badger.Txn, programme string) uint64 {
 	if n, ok := s.last[programme]; ok {
-		return n, nil
+		return n
 	}
 	prefix := revPrefix(programme)
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
@@ -311,7 +292,7 @@ func (s *Store) lastSeq(txn *badger.Txn, programme string) (uint64, error) {
 		n = binary.BigEndian.Uint64(k[len(prefix):])
 	}
 	s.last[programme] = n
-	return n, nil
+	return n
 }
 
 // Apply implements hub.Store.
@@ -322,77 +303,50 @@ func (s *Store) Apply(ctx context.Context, programme string, revs []*record.Revi
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	results := make([]hub.Result, len(revs))
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 
-	last, err := s.lastSeq(txn, programme)
-	if err != nil {
-		return nil, fmt.Errorf("apply: %w", err)
+	records := make(map[string]*hub.RecordState)
+	for _, r := range revs {
+		if _, ok := records[r.RecordID]; ok {
+			continue
+		}
+		rec, err := loadRecord(txn, r.RecordID)
+		if err != nil {
+			return nil, fmt.Errorf("apply: %w", err)
+		}
+		records[r.RecordID] = rec
 	}
-	seq := last
-	records := make(map[string]*storedRecord) // touched in this batch
-	var buf bytes.Buffer
-	for i, r := range revs {
-		rec, err := s.loadRecord(txn, records, r.RecordID)
-		if err != nil {
-			return nil, fmt.Errorf("apply: %w", err)
+	var readErr error
+	plan := hub.MakePlan(programme, revs, records, func(id, rev string) bool {
+		ok, err := has(txn, seenKey(id, rev))
+		if err != nil && readErr == nil {
+			readErr = err
 		}
-		if rec != nil && (rec.Programme != programme || rec.FormID != r.FormID) {
-			results[i] = hub.Result{Status: protocol.StatusRejected, Err: foreignErr(rec, programme, r)}
-			continue
-		}
-		seen, err := has(txn, seenKey(r.RecordID, r.Rev))
-		if err != nil {
-			return nil, fmt.Errorf("apply: %w", err)
-		}
-		if seen {
-			results[i] = hub.Result{Status: protocol.StatusDuplicate}
-			continue
-		}
-		missing := ""
-		for _, p := range r.Parents {
-			ok, err := has(txn, seenKey(r.RecordID, p))
-			if err != nil {
-				return nil, fmt.Errorf("apply: %w", err)
-			}
-			if !ok {
-				missing = p
-				break
-			}
-		}
-		if missing != "" {
-			results[i] = hub.Result{Status: protocol.StatusRejected,
-				Err: fmt.Errorf("%w: %s", record.ErrMissingParent, missing)}
-			continue
-		}
-		if rec == nil {
-			rec = &storedRecord{Programme: programme, FormID: r.FormID}
-			records[r.RecordID] = rec
-		}
-		rec.Leaves = record.AddLeaf(rec.Leaves, r)
+		return ok
+	})
+	if readErr != nil {
+		return nil, fmt.Errorf("apply: %w", readErr)
+	}
+	if len(plan.Applied) == 0 {
+		return plan.Results, nil
+	}
+	seq := s.lastSeq(txn, programme)
+	for _, i := range plan.Applied {
+		r := revs[i]
 		seq++
-		buf.Reset()
-		if err := json.NewEncoder(&buf).Encode(r); err != nil {
+		doc, err := json.Marshal(r)
+		if err != nil {
 			return nil, fmt.Errorf("apply: encode %s: %w", r.Rev, err)
 		}
-		doc := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-		if err := txn.Set(revKey(programme, seq), slices.Clone(doc)); err != nil {
+		if err := txn.Set(revKey(programme, seq), doc); err != nil {
 			return nil, fmt.Errorf("apply: %w", err)
 		}
 		if err := txn.Set(seenKey(r.RecordID, r.Rev), binary.BigEndian.AppendUint64(nil, seq)); err != nil {
 			return nil, fmt.Errorf("apply: %w", err)
 		}
-		status := protocol.StatusApplied
-		if record.Conflicted(rec.Leaves) {
-			status = protocol.StatusConflict
-		}
-		results[i] = hub.Result{Status: status}
 	}
-	if seq == last {
-		return results, nil
-	}
-	for id, rec := range records {
+	for id, rec := range plan.Records {
 		b, err := json.Marshal(rec)
 		if err != nil {
 			return nil, fmt.Errorf("apply: encode record: %w", err)
@@ -405,32 +359,21 @@ func (s *Store) Apply(ctx context.Context, programme string, revs []*record.Revi
 		return nil, fmt.Errorf("apply: commit: %w", err)
 	}
 	s.last[programme] = seq
-	return results, nil
+	return plan.Results, nil
 }
 
-func foreignErr(rec *storedRecord, programme string, r *record.Revision) error {
-	if rec.Programme != programme {
-		return fmt.Errorf("%w: record %s is not in programme %s", hub.ErrForeignRecord, r.RecordID, programme)
-	}
-	return fmt.Errorf("%w: record %s is a %s record, not %s", hub.ErrForeignRecord, r.RecordID, rec.FormID, r.FormID)
-}
-
-// loadRecord returns the record id as this batch sees it (nil if unknown).
-func (s *Store) loadRecord(txn *badger.Txn, cache map[string]*storedRecord, id string) (*storedRecord, error) {
-	if rec, ok := cache[id]; ok {
-		return rec, nil
-	}
+// loadRecord returns the stored state of record id, or nil if unknown.
+func loadRecord(txn *badger.Txn, id string) (*hub.RecordState, error) {
 	item, err := txn.Get(recordKey(id))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, nil
 	} else if err != nil {
 		return nil, err
 	}
-	rec := new(storedRecord)
+	rec := new(hub.RecordState)
 	if err := item.Value(func(v []byte) error { return json.Unmarshal(v, rec) }); err != nil {
 		return nil, fmt.Errorf("decode record %s: %w", id, err)
 	}
-	cache[id] = rec
 	return rec, nil
 }
 

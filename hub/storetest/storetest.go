@@ -389,9 +389,34 @@ func testProgrammesApart(t *testing.T, s hub.Store) {
 	}
 }
 
+// RunShared checks two stores on one shared back end (two hub processes
+// on one database): writers push through both while a puller pages through
+// each in turn, and it must see every revision exactly once, in an order
+// both stores agree on.
+func RunShared(t *testing.T, a, b hub.Store) {
+	t.Helper()
+	t.Run("ConcurrentApplyAndPullAcrossStores", func(t *testing.T) { concurrent(t, []hub.Store{a, b}) })
+	t.Run("DuplicateAcrossStores", func(t *testing.T) {
+		r := rev(t, "LAO", record.NewID(), nil, false, map[string]any{"n": 1.0})
+		if got := apply(t, a, "LAO", r); got[0] != protocol.StatusApplied {
+			t.Errorf("via a: %s", got[0])
+		}
+		if got := apply(t, b, "LAO", r); got[0] != protocol.StatusDuplicate {
+			t.Errorf("via b: %s, want duplicate", got[0])
+		}
+		pa, _ := pullAll(t, a, "LAO", "", 1000)
+		pb, _ := pullAll(t, b, "LAO", "", 1000)
+		if !slices.Equal(revsOf(pa), revsOf(pb)) {
+			t.Errorf("the stores disagree on commit order")
+		}
+	})
+}
+
 // testConcurrent applies batches from several goroutines while a puller
 // pages through: it must see every applied revision exactly once.
-func testConcurrent(t *testing.T, s hub.Store) {
+func testConcurrent(t *testing.T, s hub.Store) { concurrent(t, []hub.Store{s}) }
+
+func concurrent(t *testing.T, stores []hub.Store) {
 	const writers, batches, perBatch = 4, 10, 20
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -412,7 +437,7 @@ func testConcurrent(t *testing.T, s hub.Store) {
 					}
 					batch = append(batch, r)
 				}
-				res, err := s.Apply(ctx, "LAO", batch)
+				res, err := stores[(w+b)%len(stores)].Apply(ctx, "LAO", batch)
 				if err != nil {
 					errs <- err
 					return
@@ -433,7 +458,8 @@ func testConcurrent(t *testing.T, s hub.Store) {
 	seen := make(map[string]int)
 	cursor := ""
 	finished := false
-	for {
+	for round := 0; ; round++ {
+		s := stores[round%len(stores)]
 		select {
 		case <-done:
 			finished = true
