@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/ccmcollect/ccmcollect/record"
 	"github.com/ccmcollect/ccmcollect/sync/protocol"
@@ -93,4 +95,42 @@ func SameJSON(a, b []byte) bool {
 		return bytes.Equal(a, b)
 	}
 	return bytes.Equal(ca.Bytes(), cb.Bytes())
+}
+
+// EncodeRevisions returns the JSON of each revision, as stores keep it and
+// pull serves it, encoding in parallel.
+func EncodeRevisions(revs []*record.Revision) ([][]byte, error) {
+	docs := make([][]byte, len(revs))
+	errs := make([]error, len(revs))
+	parallel(len(revs), func(i int) {
+		docs[i], errs[i] = json.Marshal(revs[i])
+	})
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", revs[i].Rev, err)
+		}
+	}
+	return docs, nil
+}
+
+// parallel runs fn(0..n-1) on up to GOMAXPROCS goroutines.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/64+1)
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -52,7 +52,8 @@ func Open(dir string) (*Store, error) {
 	opts := badger.DefaultOptions(dir).
 		WithSyncWrites(true).
 		WithLogger(nil).
-		WithNumVersionsToKeep(1)
+		WithNumVersionsToKeep(1).
+		WithValueThreshold(256)
 	db, err := badger.Open(opts)
 	if err != nil {
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
@@ -300,6 +301,10 @@ func (s *Store) Apply(ctx context.Context, programme string, revs []*record.Revi
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	docs, err := hub.EncodeRevisions(revs)
+	if err != nil {
+		return nil, fmt.Errorf("apply: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
@@ -335,11 +340,7 @@ func (s *Store) Apply(ctx context.Context, programme string, revs []*record.Revi
 	for _, i := range plan.Applied {
 		r := revs[i]
 		seq++
-		doc, err := json.Marshal(r)
-		if err != nil {
-			return nil, fmt.Errorf("apply: encode %s: %w", r.Rev, err)
-		}
-		if err := txn.Set(revKey(programme, seq), doc); err != nil {
+		if err := txn.Set(revKey(programme, seq), docs[i]); err != nil {
 			return nil, fmt.Errorf("apply: %w", err)
 		}
 		if err := txn.Set(seenKey(r.RecordID, r.Rev), binary.BigEndian.AppendUint64(nil, seq)); err != nil {

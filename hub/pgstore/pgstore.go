@@ -244,11 +244,15 @@ var errRace = errors.New("record created concurrently by another programme")
 
 // Apply implements hub.Store.
 func (s *Store) Apply(ctx context.Context, programme string, revs []*record.Revision) ([]hub.Result, error) {
+	docs, err := hub.EncodeRevisions(revs)
+	if err != nil {
+		return nil, fmt.Errorf("apply: %w", err)
+	}
 	for attempt := 0; ; attempt++ {
 		var res []hub.Result
 		err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 			var err error
-			res, err = apply(ctx, tx, programme, revs)
+			res, err = apply(ctx, tx, programme, revs, docs)
 			return err
 		})
 		if errors.Is(err, errRace) && attempt < 3 {
@@ -261,7 +265,7 @@ func (s *Store) Apply(ctx context.Context, programme string, revs []*record.Revi
 	}
 }
 
-func apply(ctx context.Context, tx pgx.Tx, programme string, revs []*record.Revision) ([]hub.Result, error) {
+func apply(ctx context.Context, tx pgx.Tx, programme string, revs []*record.Revision, docs [][]byte) ([]hub.Result, error) {
 	// 1. The programme's row lock: from here to commit, no other push of
 	// this programme runs, in this process or any other.
 	if _, err := tx.Exec(ctx, "INSERT INTO programme_seq (programme, last) VALUES ($1, 0) ON CONFLICT DO NOTHING", programme); err != nil {
@@ -337,11 +341,7 @@ func apply(ctx context.Context, tx pgx.Tx, programme string, revs []*record.Revi
 	for _, i := range plan.Applied {
 		r := revs[i]
 		seq++
-		doc, err := json.Marshal(r)
-		if err != nil {
-			return nil, fmt.Errorf("encode %s: %w", r.Rev, err)
-		}
-		copyRows = append(copyRows, []any{programme, seq, r.RecordID, r.Rev, string(doc)})
+		copyRows = append(copyRows, []any{programme, seq, r.RecordID, r.Rev, string(docs[i])})
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"revisions"}, []string{"programme", "seq", "record_id", "rev", "doc"},
 		pgx.CopyFromRows(copyRows)); err != nil {
