@@ -57,12 +57,20 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-func newTestHub(t *testing.T, mod func(*hub.Config)) *testHub {
+// openStore opens the store handler tests run on: Badger, or PostgreSQL
+// under TestHandlersOnPostgres.
+var openStore = func(t *testing.T) hub.Store {
 	t.Helper()
 	st, err := badgerstore.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st
+}
+
+func newTestHub(t *testing.T, mod func(*hub.Config)) *testHub {
+	t.Helper()
+	st := openStore(t)
 	h := &testHub{t: t, store: st, clock: &clock{t: today}, logs: &syncBuffer{},
 		tokens: map[string]string{}, ids: map[string]string{}}
 	for _, d := range []struct{ key, prog, role string }{
