@@ -392,17 +392,26 @@ func (f *Form) ValidateDraft(data map[string]any) error {
 func (f *Form) validate(data map[string]any, today string, draft bool) error {
 	st := f.load(data)
 	probs := st.probs
+	// A value that breaks its own field's rules is reported once and then
+	// treated as empty, so that it does not also trip rules that read it.
+	bad := false
+	for i := range f.Fields {
+		fd := &f.Fields[i]
+		if v, filled := st.vals[fd.ID]; filled && fd.stored() {
+			if p := f.checkValue(fd, v, today); len(p) > 0 {
+				probs = append(probs, p...)
+				delete(st.vals, fd.ID)
+				bad = true
+			}
+		}
+	}
+	if bad {
+		f.computeInto(st.vals)
+	}
 	en := &env{vals: st.vals, today: today}
 	for i := range f.Fields {
 		fd := &f.Fields[i]
-		if !fd.stored() {
-			continue
-		}
-		v, filled := st.vals[fd.ID]
-		if filled {
-			probs = append(probs, f.checkValue(fd, v, today)...)
-		}
-		if draft {
+		if !fd.stored() || draft {
 			continue
 		}
 		relevant := fd.relevant == nil
