@@ -20,12 +20,18 @@ import (
 const benchRevisions, benchBatch = 100_000, protocol.MaxPushRevisions
 
 // benchHub is a hub on a fresh Badger store with one collector.
-func benchHub(b *testing.B) (url, token string, st hub.Store) {
+func benchHub(b *testing.B) (url, token string) {
 	b.Helper()
 	s, err := badgerstore.Open(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
+	return benchServe(b, s)
+}
+
+// benchServe serves a hub on s with one collector, whose token it returns.
+func benchServe(b *testing.B, s hub.Store) (url, token string) {
+	b.Helper()
 	token, hash := hub.NewToken()
 	if err := s.AddDevice(b.Context(), hub.Device{ID: "bench", Name: "bench", Programme: "LAO",
 		Role: protocol.RoleCollector, TokenHash: hash, CreatedAt: today}); err != nil {
@@ -33,7 +39,7 @@ func benchHub(b *testing.B) (url, token string, st hub.Store) {
 	}
 	ts := httptest.NewServer(hub.New(hub.Config{Store: s, Now: func() time.Time { return today }}).Handler())
 	b.Cleanup(func() { ts.Close(); s.Close() })
-	return ts.URL, token, s
+	return ts.URL, token
 }
 
 // benchBodies returns the push bodies of 100,000 casualty revisions in
@@ -80,7 +86,7 @@ func BenchmarkHubPush(b *testing.B) {
 	var total time.Duration
 	for b.Loop() {
 		b.StopTimer()
-		url, token, _ := benchHub(b)
+		url, token := benchHub(b)
 		b.StartTimer()
 		start := time.Now()
 		benchPush(b, url, token, bodies)
@@ -92,7 +98,7 @@ func BenchmarkHubPush(b *testing.B) {
 // BenchmarkHubPull pulls the same 100,000 revisions in pages of 5,000,
 // without gzip (identity) and with it.
 func BenchmarkHubPull(b *testing.B) {
-	url, token, _ := benchHub(b)
+	url, token := benchHub(b)
 	benchPush(b, url, token, benchBodies(b))
 	for _, enc := range []string{"identity", "gzip"} {
 		b.Run(enc, func(b *testing.B) {
