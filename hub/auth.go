@@ -104,16 +104,30 @@ func (l *failLimiter) fail(addr string) {
 	b, ok := l.buckets[addr]
 	if !ok {
 		if len(l.buckets) >= maxBuckets {
-			for k, o := range l.buckets {
-				l.refill(o, now)
-				if o.tokens >= l.burst {
-					delete(l.buckets, k)
-				}
-			}
+			l.prune(now)
 		}
 		b = &bucket{tokens: l.burst, at: now}
 		l.buckets[addr] = b
 	}
 	l.refill(b, now)
 	b.tokens = math.Max(0, b.tokens-1)
+}
+
+// prune forgets full buckets and, if that is not enough, arbitrary ones
+// until the map is at three quarters of maxBuckets: memory stays bounded
+// even when failures come from very many addresses (a forgotten address
+// starts again with a full bucket). l.mu must be held.
+func (l *failLimiter) prune(now time.Time) {
+	for k, b := range l.buckets {
+		l.refill(b, now)
+		if b.tokens >= l.burst {
+			delete(l.buckets, k)
+		}
+	}
+	for k := range l.buckets {
+		if len(l.buckets) <= maxBuckets*3/4 {
+			break
+		}
+		delete(l.buckets, k)
+	}
 }
