@@ -441,6 +441,22 @@ func (e *expr) refs(out []string) []string {
 	return out
 }
 
+// reads reports whether e reads any of the given fields.
+func (e *expr) reads(fields map[string]bool) bool {
+	if e == nil || len(fields) == 0 {
+		return false
+	}
+	if e.kind == exField && fields[e.name] {
+		return true
+	}
+	for _, a := range e.args {
+		if a.reads(fields) {
+			return true
+		}
+	}
+	return false
+}
+
 // usesToday reports whether e calls today().
 func (e *expr) usesToday() bool {
 	if e == nil {

@@ -394,24 +394,37 @@ func (f *Form) validate(data map[string]any, today string, draft bool) error {
 	probs := st.probs
 	// A value that breaks its own field's rules is reported once and then
 	// treated as empty, so that it does not also trip rules that read it.
-	bad := false
 	for i := range f.Fields {
 		fd := &f.Fields[i]
 		if v, filled := st.vals[fd.ID]; filled && fd.stored() {
 			if p := f.checkValue(fd, v, today); len(p) > 0 {
 				probs = append(probs, p...)
 				delete(st.vals, fd.ID)
-				bad = true
 			}
 		}
 	}
-	if bad {
+	// Rules that read a field with a problem, directly or through a
+	// calculated field, are not judged: the field's own problem says it all.
+	tainted := make(map[string]bool, len(probs))
+	for _, p := range probs {
+		tainted[p.Field] = true
+	}
+	if len(tainted) > 0 {
+		for i := range f.Fields {
+			fd := &f.Fields[i]
+			if fd.calculate != nil && fd.calculate.reads(tainted) {
+				tainted[fd.ID] = true
+			}
+		}
 		f.computeInto(st.vals)
 	}
 	en := &env{vals: st.vals, today: today}
 	for i := range f.Fields {
 		fd := &f.Fields[i]
 		if !fd.stored() || draft {
+			continue
+		}
+		if fd.relevant.reads(tainted) || fd.requiredIf.reads(tainted) {
 			continue
 		}
 		relevant := fd.relevant == nil
@@ -433,7 +446,7 @@ func (f *Form) validate(data map[string]any, today string, draft bool) error {
 	if !draft {
 		for i := range f.Constraints {
 			c := &f.Constraints[i]
-			if c.expr == nil {
+			if c.expr == nil || c.expr.reads(tainted) {
 				continue
 			}
 			b, known := truth(c.expr.eval(en))
