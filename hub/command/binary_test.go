@@ -329,3 +329,68 @@ func TestTwoProcessesOnePostgres(t *testing.T) {
 		}
 	}
 }
+
+// TestBinaryCrashKeepsAcknowledged: a hub killed with SIGKILL right after
+// acknowledging pushes still has every acknowledged revision on restart.
+func TestBinaryCrashKeepsAcknowledged(t *testing.T) {
+	dir := t.TempDir()
+	token := addDevice(t, "--data", dir)
+	p := startServe(t, "--data", dir)
+	var acked []string
+	for b := range 5 {
+		revs := make([]*record.Revision, 100)
+		for i := range revs {
+			revs[i] = casualtyRev(t, b*100+i)
+		}
+		resp, err := post(p.url, token, bytes.NewReader(pushBody(t, revs)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res protocol.PushResponse
+		json.NewDecoder(resp.Body).Decode(&res)
+		resp.Body.Close()
+		for i, r := range res.Results {
+			if r.Status == protocol.StatusApplied {
+				acked = append(acked, revs[i].Rev)
+			}
+		}
+	}
+	if len(acked) != 500 {
+		t.Fatalf("%d acknowledged, want 500", len(acked))
+	}
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+
+	p = startServe(t, "--data", dir)
+	defer func() { p.cmd.Process.Signal(syscall.SIGTERM); <-p.done }()
+	seen := map[string]bool{}
+	since := ""
+	for {
+		req, _ := http.NewRequest("GET", p.url+protocol.PathPull+"?limit=128&since="+since, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pr protocol.PullResponse
+		err = json.NewDecoder(resp.Body).Decode(&pr)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range pr.Revisions {
+			seen[r.Rev] = true
+		}
+		since = pr.Next
+		if !pr.More {
+			break
+		}
+	}
+	for _, rev := range acked {
+		if !seen[rev] {
+			t.Fatalf("acknowledged revision %s lost in the crash", rev)
+		}
+	}
+}
