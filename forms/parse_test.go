@@ -168,3 +168,31 @@ func FuzzParse(f *testing.F) {
 		_ = form.Columns()
 	})
 }
+
+// TestDocExample keeps the example in docs/forms.md a valid definition.
+func TestDocExample(t *testing.T) {
+	doc, err := os.ReadFile("../docs/forms.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "## A complete small example\n\n```json\n")
+	if !ok {
+		t.Fatal("docs/forms.md has no example")
+	}
+	def, _, _ := strings.Cut(rest, "```")
+	f, err := Parse([]byte(def))
+	if err != nil {
+		t.Fatalf("the example in docs/forms.md does not parse: %v", err)
+	}
+	runCases(t, f, []vcase{
+		{"visited", map[string]any{"visit_date": "2026-01-05", "adm1": "X", "visited": true, "households": 2.0,
+			"reached": map[string]any{"female": map[string]any{"18+": 3.0}}}, nil},
+		{"not visited", map[string]any{"visit_date": "2026-01-05", "adm1": "X", "visited": false, "reason": "weather"}, nil},
+		{"not visited without reason", map[string]any{"visit_date": "2026-01-05", "adm1": "X", "visited": false}, []fr{{"reason", "required"}}},
+		{"more households than people", map[string]any{"visit_date": "2026-01-05", "adm1": "X", "visited": true, "households": 4.0,
+			"reached": map[string]any{"female": map[string]any{"18+": 3.0}}}, []fr{{"households", "max"}}},
+	})
+	if cols := strings.Join(f.Columns(), ", "); !strings.Contains(string(doc), cols[:60]) {
+		t.Errorf("docs/forms.md does not list the example's columns %s", cols)
+	}
+}
