@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccmcollect/ccmcollect/forms"
 	"github.com/ccmcollect/ccmcollect/hub"
 	"github.com/ccmcollect/ccmcollect/record"
 	"github.com/ccmcollect/ccmcollect/sync/protocol"
@@ -410,6 +411,26 @@ func TestFormsList(t *testing.T) {
 	for _, id := range []string{"casualty", "hazard_area", "land_release", "stockpile_destruction", "risk_education", "needs_assessment"} {
 		if !ids[id] {
 			t.Errorf("built-in %s missing from %v", id, ids)
+		}
+	}
+	// Every definition served parses back into the form the hub validates with.
+	var raw struct {
+		Forms []json.RawMessage `json:"forms"`
+	}
+	json.Unmarshal(resp.body, &raw)
+	for _, def := range raw.Forms {
+		f, err := forms.Parse(def)
+		if err != nil {
+			t.Errorf("served definition does not parse: %v", err)
+			continue
+		}
+		want, err := forms.Builtin().Get(f.ID, f.Version)
+		if err != nil {
+			t.Errorf("served %s v%d: %v", f.ID, f.Version, err)
+			continue
+		}
+		if len(f.Fields) != len(want.Fields) || f.Title != want.Title {
+			t.Errorf("served %s v%d differs from the built-in", f.ID, f.Version)
 		}
 	}
 }
