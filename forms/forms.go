@@ -134,7 +134,8 @@ type Form struct {
 	index map[string]int
 }
 
-// Field returns the field with the given id.
+// Field returns the field with the given id. The field belongs to the form
+// and must not be modified.
 func (f *Form) Field(id string) (*Field, bool) {
 	i, ok := f.index[id]
 	if !ok {

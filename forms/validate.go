@@ -85,6 +85,12 @@ func normalize(fd *Field, v any) (val any, msg, rule string) {
 		return append([]string(nil), list...), "", ""
 	case TypeGeopoint:
 		m, ok := v.(map[string]any)
+		if g, isGo := v.(map[string]float64); isGo {
+			m, ok = make(map[string]any, len(g)), true
+			for k, x := range g {
+				m[k] = x
+			}
+		}
 		if !ok {
 			return nil, `must be a location {"lat", "lon", "accuracy_m"}`, "type"
 		}
@@ -123,6 +129,15 @@ func normalize(fd *Field, v any) (val any, msg, rule string) {
 				m = make(map[string]any, len(mm))
 				for k, r := range mm {
 					m[k] = r
+				}
+			} else if mm, ok2 := v.(map[string]map[string]float64); ok2 {
+				m = make(map[string]any, len(mm))
+				for k, r := range mm {
+					row := make(map[string]any, len(r))
+					for b, c := range r {
+						row[b] = c
+					}
+					m[k] = row
 				}
 			} else if mm, ok2 := v.(map[string]map[string]int); ok2 {
 				m = make(map[string]any, len(mm))

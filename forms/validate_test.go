@@ -161,6 +161,7 @@ func TestCasualty(t *testing.T) {
 		{"location without lon", with(base, "location", map[string]any{"lat": 19.0}), []fr{{"location", "type"}}},
 		{"location extra key", with(base, "location", map[string]any{"lat": 19.0, "lon": 103.0, "alt": 3.0}), []fr{{"location", "type"}}},
 		{"location negative accuracy", with(base, "location", map[string]any{"lat": 19.0, "lon": 103.0, "accuracy_m": -1.0}), []fr{{"location", "range"}}},
+		{"location Go map", with(base, "location", map[string]float64{"lat": 19.0, "lon": 103.0}), nil},
 		{"location not an object", with(base, "location", "19,103"), []fr{{"location", "type"}}},
 		{"unknown key", with(base, "nickname", "x"), []fr{{"nickname", "unknown"}}},
 		{"calculated value is ignored", with(base, "age_group", "elderly"), nil},
@@ -260,6 +261,7 @@ func TestHazardArea(t *testing.T) {
 		{"sadd row not object", with(base, "beneficiaries", map[string]any{"female": 3.0}), []fr{{"beneficiaries", "type"}}},
 		{"sadd not object", with(base, "beneficiaries", []any{1.0}), []fr{{"beneficiaries", "type"}}},
 		{"sadd Go map", with(base, "beneficiaries", map[string]map[string]int{"male": {"60+": 2}}), nil},
+		{"sadd Go float map", with(base, "beneficiaries", map[string]map[string]float64{"female": {"0-17": 2}}), nil},
 		{"sadd zero", with(base, "beneficiaries", map[string]any{"male": map[string]any{"60+": 0.0}}), nil},
 	})
 }
