@@ -43,6 +43,9 @@ type Store struct {
 
 var _ hub.Store = (*Store)(nil)
 
+// defaultMaxConns is the pool size unless the URL sets pool_max_conns.
+const defaultMaxConns = 16
+
 // migrationLock is the advisory lock key that serialises migrations when
 // several hubs start at once.
 const migrationLock = 0x63636d68 // "ccmh"
@@ -53,6 +56,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres url: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// Pushes of one programme wait for each other holding a
+		// connection; leave room for the others.
+		cfg.MaxConns = defaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -111,6 +119,14 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// retryable reports whether a batch failed only because of a concurrent
+// transaction, so that running it again may succeed: errRace, a deadlock
+// or a serialization failure.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.Is(err, errRace) || errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
 }
 
 func isUnique(err error) bool {
@@ -255,7 +271,7 @@ func (s *Store) Apply(ctx context.Context, programme string, revs []*record.Revi
 			res, err = apply(ctx, tx, programme, revs, docs)
 			return err
 		})
-		if errors.Is(err, errRace) && attempt < 3 {
+		if retryable(err) && attempt < 3 {
 			continue
 		}
 		if err != nil {

@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"PullBadCursor", testPullBadCursor},
 		{"ProgrammesApart", testProgrammesApart},
 		{"ConcurrentApplyAndPull", testConcurrent},
+		{"ProgrammesRaceForRecord", testRaceForRecord},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -495,5 +496,57 @@ func concurrent(t *testing.T, stores []hub.Store) {
 	}
 	if n != writers*batches*perBatch || len(seen) != n {
 		t.Errorf("applied %d, puller saw %d distinct", n, len(seen))
+	}
+}
+
+// testRaceForRecord: two programmes create the same record id at the same
+// moment (only a forged id can do that): one owns the record, the other is
+// rejected, neither gets an error, and each sees only its own revision.
+func testRaceForRecord(t *testing.T, s hub.Store) {
+	ctx := context.Background()
+	want := map[string][]string{}
+	for range 20 {
+		id := record.NewID()
+		var wg sync.WaitGroup
+		res := make(map[string]hub.Result)
+		var mu sync.Mutex
+		revs := map[string]*record.Revision{}
+		for _, p := range []string{"LAO", "KHM"} {
+			revs[p] = rev(t, p, id, nil, false, map[string]any{"p": p})
+		}
+		for p, r := range revs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out, err := s.Apply(ctx, p, []*record.Revision{r})
+				if err != nil {
+					t.Errorf("Apply(%s): %v", p, err)
+					return
+				}
+				mu.Lock()
+				res[p] = out[0]
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		applied := 0
+		for p, r := range res {
+			switch {
+			case r.Status == protocol.StatusApplied:
+				applied++
+				want[p] = append(want[p], revs[p].Rev)
+			case r.Status != protocol.StatusRejected || !errors.Is(r.Err, hub.ErrForeignRecord):
+				t.Errorf("%s: %+v, want applied or rejected as foreign", p, r)
+			}
+		}
+		if applied != 1 {
+			t.Errorf("record %s: %d programmes applied, want 1", id, applied)
+		}
+	}
+	for _, p := range []string{"LAO", "KHM"} {
+		got, _ := pullAll(t, s, p, "", 100)
+		if !slices.Equal(revsOf(got), want[p]) {
+			t.Errorf("%s sees %d revisions, want its own %d", p, len(got), len(want[p]))
+		}
 	}
 }
