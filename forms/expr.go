@@ -17,7 +17,8 @@ import (
 
 const (
 	maxExprLen   = 4096
-	maxExprDepth = 64
+	maxExprDepth = 64  // nesting of parentheses, calls, not and unary minus
+	maxTreeDepth = 256 // depth of the compiled tree, including operator chains
 )
 
 type exprKind int
@@ -151,6 +152,9 @@ func parseExpr(src string, known func(string) bool) (*expr, error) {
 	}
 	if t := p.peek(); t.kind != "eof" {
 		return nil, fmt.Errorf("unexpected %q at offset %d", t.text, t.pos)
+	}
+	if e.depth() > maxTreeDepth {
+		return nil, fmt.Errorf("expression nested deeper than %d levels", maxTreeDepth)
 	}
 	return e, nil
 }
@@ -425,6 +429,16 @@ func argCount(lo, hi int) string {
 		return fmt.Sprintf("%d arguments", lo)
 	}
 	return fmt.Sprintf("%d to %d arguments", lo, hi)
+}
+
+// depth is the height of the tree. The recursion is bounded because the
+// source is at most maxExprLen characters long.
+func (e *expr) depth() int {
+	d := 0
+	for _, a := range e.args {
+		d = max(d, a.depth())
+	}
+	return d + 1
 }
 
 // refs appends the field ids e reads to out.

@@ -128,6 +128,7 @@ func TestExprErrors(t *testing.T) {
 		{strings.Repeat("not ", 100) + "a", "nested deeper"},
 		{strings.Repeat("-", 100) + "1", "nested deeper"},
 		{strings.Repeat("a + ", 2000) + "a", "longer than"},
+		{strings.Repeat("a + ", 300) + "a", "nested deeper than 256"},
 	}
 	for _, c := range cases {
 		t.Run(c.src[:min(len(c.src), 20)], func(t *testing.T) {

@@ -37,7 +37,7 @@ func normalize(fd *Field, v any) (val any, msg, rule string) {
 			return nil, "must be a date (YYYY-MM-DD)", "type"
 		}
 		if _, err := time.Parse(time.DateOnly, s); err != nil {
-			return nil, fmt.Sprintf("%q is not a valid date (YYYY-MM-DD)", clip(s)), "type"
+			return nil, fmt.Sprintf("%s is not a valid date (YYYY-MM-DD)", fd.quote(s)), "type"
 		}
 		return s, "", ""
 	case TypeBoolean:
@@ -52,7 +52,7 @@ func normalize(fd *Field, v any) (val any, msg, rule string) {
 			return nil, "must be one of the choices", "type"
 		}
 		if !fd.options[s] {
-			return nil, fmt.Sprintf("%q is not one of the choices (%s)", clip(s), fd.optionList()), "option"
+			return nil, fmt.Sprintf("%s is not one of the choices (%s)", fd.quote(s), fd.optionList()), "option"
 		}
 		return s, "", ""
 	case TypeSelectMultiple:
@@ -75,10 +75,10 @@ func normalize(fd *Field, v any) (val any, msg, rule string) {
 		seen := make(map[string]bool, len(list))
 		for _, s := range list {
 			if !fd.options[s] {
-				return nil, fmt.Sprintf("%q is not one of the choices (%s)", clip(s), fd.optionList()), "option"
+				return nil, fmt.Sprintf("%s is not one of the choices (%s)", fd.quote(s), fd.optionList()), "option"
 			}
 			if seen[s] {
-				return nil, fmt.Sprintf("%q is chosen twice", clip(s)), "option"
+				return nil, fmt.Sprintf("%s is chosen twice", fd.quote(s)), "option"
 			}
 			seen[s] = true
 		}
@@ -99,7 +99,7 @@ func normalize(fd *Field, v any) (val any, msg, rule string) {
 			switch k {
 			case "lat", "lon", "accuracy_m":
 			default:
-				return nil, fmt.Sprintf("unknown part %q of a location (lat, lon, accuracy_m)", clip(k)), "type"
+				return nil, fmt.Sprintf("unknown part %s of a location (lat, lon, accuracy_m)", fd.quote(k)), "type"
 			}
 			x, ok := toFloat(e)
 			if !ok {
@@ -155,7 +155,7 @@ func normalize(fd *Field, v any) (val any, msg, rule string) {
 		out := make(map[string]map[string]float64, len(m))
 		for _, sex := range sortedKeys(m) {
 			if !contains(fd.Sexes, sex) {
-				return nil, fmt.Sprintf("unknown sex %q (%s)", clip(sex), strings.Join(fd.Sexes, ", ")), "sadd"
+				return nil, fmt.Sprintf("unknown sex %s (%s)", fd.quote(sex), strings.Join(fd.Sexes, ", ")), "sadd"
 			}
 			row, ok := m[sex].(map[string]any)
 			if !ok {
@@ -164,7 +164,7 @@ func normalize(fd *Field, v any) (val any, msg, rule string) {
 			counts := make(map[string]float64, len(row))
 			for _, band := range sortedKeys(row) {
 				if !contains(fd.Bands, band) {
-					return nil, fmt.Sprintf("unknown age band %q (%s)", clip(band), strings.Join(fd.Bands, ", ")), "sadd"
+					return nil, fmt.Sprintf("unknown age band %s (%s)", fd.quote(band), strings.Join(fd.Bands, ", ")), "sadd"
 				}
 				x, ok := toFloat(row[band])
 				if !ok || x < 0 || x != math.Trunc(x) {
@@ -195,6 +195,15 @@ func contains(l []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// quote quotes a user's answer for a message, shortened; the answer of a
+// sensitive field is never repeated.
+func (fd *Field) quote(s string) string {
+	if fd.Sensitive {
+		return "the answer"
+	}
+	return fmt.Sprintf("%q", clip(s))
 }
 
 // clip shortens a user value quoted in a message.

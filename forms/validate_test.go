@@ -198,6 +198,10 @@ func TestSensitiveValuesStayOutOfMessages(t *testing.T) {
 			t.Errorf("error %q reveals personal data %q", err, s)
 		}
 	}
+	custom := mustParse(t, `{"id":"x","version":1,"title":"X","fields":[{"id":"clan","type":"select_one","label":"Clan","sensitive":true,"options":[{"value":"a","label":"A"}]}]}`)
+	if err := custom.Validate(map[string]any{"clan": "Secretclan"}, testNow); err == nil || strings.Contains(err.Error(), "Secret") {
+		t.Errorf("sensitive choice: %v", err)
+	}
 	if got := f.SensitiveFields(); !slices.Equal(got, []string{"name", "contact"}) {
 		t.Errorf("SensitiveFields = %v", got)
 	}
