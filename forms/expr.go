@@ -565,11 +565,10 @@ func (e *expr) eval(en *env) any {
 		if !ok {
 			return nil
 		}
-		list, ok := r.([]string)
-		if !ok {
+		if r == nil {
 			return nil
 		}
-		for _, s := range list {
+		for _, s := range asList(r) {
 			if s == ls {
 				return true
 			}

@@ -268,6 +268,17 @@ func (f *Form) check() error {
 			add("%s: rule %q must be lowercase letters, digits or _", where, c.Rule)
 		}
 	}
+	if len(probs) == 0 {
+		// Flattened columns must be unique: a text field "location_lat" next
+		// to a geopoint "location" would make CSV ambiguous.
+		seen := map[string]bool{}
+		for _, c := range f.Columns() {
+			if seen[c] {
+				add("CSV column %q would appear twice (a field id clashes with a geopoint or sadd column)", c)
+			}
+			seen[c] = true
+		}
+	}
 	if len(probs) > 0 {
 		return &DefinitionError{Problems: probs}
 	}

@@ -48,6 +48,8 @@ func TestParseErrors(t *testing.T) {
 				`field "c": calculate refers to calculated field "d"`, `field "e": calculate cannot use today()`,
 				`field "f": calculate applies only`, `constraint 1: expression "a >"`, "constraint 1: message is required",
 				"constraint 1: fields must name", `constraint 2: unknown field "zz"`}},
+		{"column clash", `{"id":"x","version":1,"title":"X","fields":[{"id":"location","type":"geopoint","label":"L"},{"id":"location_lat","type":"decimal","label":"Lat"}]}`,
+			[]string{`CSV column "location_lat" would appear twice`}},
 		{"unknown field in expression", `{"id":"x","version":1,"title":"X","fields":[{"id":"a","type":"text","label":"A","relevant":"nope = 'x'"}]}`,
 			[]string{`field "a": relevant: expression "nope = 'x'": unknown field "nope"`}},
 	}
