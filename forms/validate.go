@@ -442,6 +442,14 @@ func (f *Form) validate(data map[string]any, today string, draft bool) error {
 		}
 		f.computeInto(st.vals)
 	}
+	// An unconditionally required field that is missing is reported as
+	// such; rules that read it wait for it.
+	for i := range f.Fields {
+		fd := &f.Fields[i]
+		if fd.Required && fd.relevant == nil && isEmptyInput(data[fd.ID]) {
+			tainted[fd.ID] = true
+		}
+	}
 	en := &env{vals: st.vals, today: today}
 	for i := range f.Fields {
 		fd := &f.Fields[i]
@@ -449,6 +457,9 @@ func (f *Form) validate(data map[string]any, today string, draft bool) error {
 			continue
 		}
 		if fd.relevant.reads(tainted) || fd.requiredIf.reads(tainted) {
+			if fd.Required && fd.relevant == nil && isEmptyInput(data[fd.ID]) {
+				probs = append(probs, f.problem(fd, "required", "is required"))
+			}
 			continue
 		}
 		relevant := fd.relevant == nil
