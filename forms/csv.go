@@ -40,6 +40,29 @@ func (f *Form) Columns() []string {
 	return cols
 }
 
+// ColumnFields returns, aligned with Columns, the id of the field each column
+// belongs to, so that a caller can leave out, for example, the columns of
+// sensitive fields.
+func (f *Form) ColumnFields() []string {
+	var ids []string
+	for i := range f.Fields {
+		fd := &f.Fields[i]
+		n := 1
+		switch fd.Type {
+		case TypeNote:
+			n = 0
+		case TypeGeopoint:
+			n = len(geoParts)
+		case TypeSADD:
+			n = len(fd.Sexes) * len(fd.Bands)
+		}
+		for range n {
+			ids = append(ids, fd.ID)
+		}
+	}
+	return ids
+}
+
 // HXLTags returns the HXL hashtag row aligned with Columns: the field's HXL
 // tag, with +f/+m and age attributes added for sadd cells ("" where a field
 // has no tag).

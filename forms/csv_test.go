@@ -26,6 +26,15 @@ func TestColumns(t *testing.T) {
 	}
 	for _, id := range BuiltinIDs {
 		f := builtin(t, id)
+		cols, owners := f.Columns(), f.ColumnFields()
+		if len(cols) != len(owners) {
+			t.Fatalf("%s: %d columns, %d owners", id, len(cols), len(owners))
+		}
+		for i, c := range cols {
+			if !strings.HasPrefix(c, owners[i]) {
+				t.Errorf("%s: column %s owned by %s", id, c, owners[i])
+			}
+		}
 		if a, b := len(f.Columns()), len(f.HXLTags()); a != b {
 			t.Errorf("%s: %d columns, %d HXL tags", id, a, b)
 		}
