@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -175,15 +176,23 @@ commands:`)
 
 func str(fs *flag.FlagSet, name string) string { return fs.Lookup(name).Value.String() }
 
-// openStore opens the store the flags name.
-func openStore(ctx context.Context, fs *flag.FlagSet) (hub.Store, error) {
+// openStore opens the store the flags name. Unless create is set, a
+// Badger directory must already hold a hub's data, so that a mistyped
+// --data is an error rather than a new, empty hub.
+func openStore(ctx context.Context, fs *flag.FlagSet, create bool) (hub.Store, error) {
 	if url := str(fs, "postgres"); url != "" {
 		if data := fs.Lookup("data"); data.Value.String() != data.DefValue {
 			return nil, usagef("give --data or --postgres, not both")
 		}
 		return openPostgres(ctx, url)
 	}
-	s, err := badgerstore.Open(str(fs, "data"))
+	dir := str(fs, "data")
+	if !create {
+		if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
+			return nil, fmt.Errorf("no hub data in %s (give --data DIR or --postgres URL)", dir)
+		}
+	}
+	s, err := badgerstore.Open(dir)
 	if err != nil {
 		return nil, err
 	}

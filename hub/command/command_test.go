@@ -89,6 +89,16 @@ func TestDeviceCommands(t *testing.T) {
 	if devs[0].RevokedAt.IsZero() || !devs[1].RevokedAt.IsZero() {
 		t.Errorf("after revoke: %+v", devs)
 	}
+	missing := filepath.Join(t.TempDir(), "typo")
+	for _, args := range [][]string{{"device", "list"}, {"device", "revoke", "x"}} {
+		code, _, errOut := run(t, append(args, "--data", missing)...)
+		if code != 1 || !strings.Contains(errOut, "no hub data in") {
+			t.Errorf("%v on a missing directory: exit %d %q", args, code, errOut)
+		}
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Error("a command created the mistyped data directory")
+	}
 	if code, _, errOut := run(t, "device", "revoke", "no-such-id", "--data", dir); code != 1 || !strings.Contains(errOut, "no-such-id") {
 		t.Errorf("revoke unknown: exit %d %q", code, errOut)
 	}

@@ -34,7 +34,7 @@ func runDeviceAdd(ctx context.Context, env *Env, fs *flag.FlagSet, args []string
 	case role != protocol.RoleCollector && role != protocol.RoleViewer:
 		return usagef("--role must be collector or viewer, not %q", role)
 	}
-	s, err := openStore(ctx, fs)
+	s, err := openStore(ctx, fs, true)
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func runDeviceList(ctx context.Context, env *Env, fs *flag.FlagSet, args []strin
 	if len(args) > 0 {
 		return usagef("unexpected argument %q", args[0])
 	}
-	s, err := openStore(ctx, fs)
+	s, err := openStore(ctx, fs, false)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func runDeviceRevoke(ctx context.Context, env *Env, fs *flag.FlagSet, args []str
 	if len(args) != 1 {
 		return usagef("give exactly one device id")
 	}
-	s, err := openStore(ctx, fs)
+	s, err := openStore(ctx, fs, false)
 	if err != nil {
 		return err
 	}

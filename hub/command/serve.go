@@ -59,7 +59,7 @@ func runServe(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 	}
 	log := slog.New(h)
 
-	store, err := openStore(ctx, fs)
+	store, err := openStore(ctx, fs, true)
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func runFormPublish(ctx context.Context, env *Env, fs *flag.FlagSet, args []stri
 	if err := json.Compact(&def, b); err != nil {
 		return fmt.Errorf("%s: %w", args[0], err)
 	}
-	s, err := openStore(ctx, fs)
+	s, err := openStore(ctx, fs, true)
 	if err != nil {
 		return err
 	}
