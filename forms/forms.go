@@ -167,6 +167,17 @@ func (f *Form) Defaults() map[string]any {
 	return out
 }
 
+// OptionLabel returns the label of the option with value v, or v itself
+// when the field has no such option.
+func (fd *Field) OptionLabel(v string) string {
+	for _, o := range fd.Options {
+		if o.Value == v {
+			return o.Label
+		}
+	}
+	return v
+}
+
 // stored reports whether a field's value is part of record data (calculated
 // fields and notes are not).
 func (fd *Field) stored() bool {

@@ -371,6 +371,9 @@ func TestNeedsAssessment(t *testing.T) {
 	if _, ok := got["total_cost"]; ok {
 		t.Errorf("total_cost without unit cost = %v, want absent", got["total_cost"])
 	}
+	if fd, _ := f.Field("article"); fd.OptionLabel("art4_clearance") != "Article 4: clearance" || fd.OptionLabel("zz") != "zz" {
+		t.Errorf("OptionLabel: %q", fd.OptionLabel("art4_clearance"))
+	}
 	if fd, _ := f.Field("currency"); fd.Default != "USD" {
 		t.Errorf("currency default %v", fd.Default)
 	}
