@@ -502,9 +502,19 @@ func (f *Form) validate(data map[string]any, today string, draft bool) error {
 		}
 	}
 	if len(probs) > 0 {
+		// Problems follow the order of the form; keys it does not define
+		// come last.
+		sort.SliceStable(probs, func(i, j int) bool { return f.order(probs[i].Field) < f.order(probs[j].Field) })
 		return &ValidationError{FormID: f.ID, Version: f.Version, Problems: probs}
 	}
 	return nil
+}
+
+func (f *Form) order(id string) int {
+	if i, ok := f.index[id]; ok {
+		return i
+	}
+	return len(f.Fields)
 }
 
 // Relevant reports whether a field applies to a record with this data (skip

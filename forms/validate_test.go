@@ -187,6 +187,23 @@ func TestCasualtyMessages(t *testing.T) {
 	}
 }
 
+func TestProblemsFollowFormOrder(t *testing.T) {
+	f := builtin(t, "casualty")
+	err := f.Validate(map[string]any{"zzz": 1.0, "age": 200.0, "sex": "x", "adm1": 1.0, "incident_date": "2099-01-01"}, testNow)
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range ve.Problems {
+		got = append(got, p.Field)
+	}
+	want := []string{"incident_date", "adm1", "outcome", "sex", "age", "zzz"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("problem order %v, want %v", got, want)
+	}
+}
+
 func TestSensitiveValuesStayOutOfMessages(t *testing.T) {
 	f := builtin(t, "casualty")
 	data := jsonData(t, `{"incident_date": "2024-03-12", "adm1": "X", "outcome": "killed", "sex": "male", "consent": "no",
