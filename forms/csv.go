@@ -163,9 +163,6 @@ func cell(v any) string {
 // result still needs Validate.
 func (f *Form) Unflatten(row map[string]string) (map[string]any, error) {
 	owner := map[string]*Field{}
-	for _, c := range f.Columns() {
-		owner[c] = nil
-	}
 	for i := range f.Fields {
 		fd := &f.Fields[i]
 		switch fd.Type {
