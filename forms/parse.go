@@ -236,8 +236,12 @@ func (f *Form) check() error {
 			}
 		}
 		if fd.Default != nil && knownTypes[fd.Type] && fd.stored() {
-			if _, msg, _ := normalize(fd, fd.Default); msg != "" {
+			if v, msg, _ := normalize(fd, fd.Default); msg != "" {
 				add("%s: default %v: %s", where, fd.Default, msg)
+			} else if fd.pattern != nil || fd.Type != TypeText {
+				for _, p := range f.checkValue(fd, v, "") {
+					add("%s: default %v: %s", where, fd.Default, p.Message)
+				}
 			}
 		}
 		for rule := range fd.Messages {

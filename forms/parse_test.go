@@ -31,11 +31,12 @@ func TestParseErrors(t *testing.T) {
 			{"id":"c","type":"calculated","label":"C","required":true},
 			{"id":"g","type":"geopoint","label":"G","sexes":["f"]},
 			{"id":"h","type":"text","label":"H","hxl":"affected"},
-			{"id":"q","type":"integer","label":"Q","default":1.5}
+			{"id":"q","type":"integer","label":"Q","default":1.5},
+			{"id":"r","type":"integer","label":"R","max":3,"default":4}
 		]}`, []string{`unknown type "txt"`, "label is required", `field "a": defined twice`, "min 5 is greater than max 3",
 			"min and max apply only", `pattern "("`, "needs options", `option value "a b"`, `option "x" needs a label`,
 			`option "x" listed twice`, `date bound "yesterday"`, "cannot be required", "needs calculate",
-			"sexes and bands apply only", `hxl "affected"`, "default 1.5: must be a whole number"}},
+			"sexes and bands apply only", `hxl "affected"`, "default 1.5: must be a whole number", "default 4: R: must be 3 or less"}},
 		{"expression problems", `{"id":"x","version":1,"title":"X","fields":[
 			{"id":"a","type":"integer","label":"A","relevant":"b = 1"},
 			{"id":"b","type":"integer","label":"B","relevant":"b > 1"},
