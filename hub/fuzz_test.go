@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/ccmcollect/ccmcollect/forms"
 	"github.com/ccmcollect/ccmcollect/record"
 	"github.com/ccmcollect/ccmcollect/sync/protocol"
@@ -49,6 +51,9 @@ func FuzzPush(f *testing.F) {
 		for _, r := range revs {
 			if err := check(context.Background(), l, dev, r, now); err != nil {
 				continue
+			}
+			if id, err := uuid.Parse(r.RecordID); err != nil || id.String() != r.RecordID {
+				t.Fatalf("check passed record id %q", r.RecordID)
 			}
 			if r.Programme != "LAO" || r.Verify() != nil {
 				t.Fatalf("check passed a revision that does not verify or is not LAO's: %+v", r)

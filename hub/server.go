@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -418,6 +419,9 @@ const clockSkew = 14 * time.Hour
 func check(ctx context.Context, l *lookup, d *Device, r *record.Revision, now time.Time) error {
 	if err := r.Verify(); err != nil {
 		return err
+	}
+	if id, err := uuid.Parse(r.RecordID); err != nil || id.String() != r.RecordID {
+		return fmt.Errorf("%w: record_id %q is not a UUID in canonical form", record.ErrBadRevision, r.RecordID)
 	}
 	if r.Programme != d.Programme {
 		return fmt.Errorf("programme %q is not this device's (%s)", r.Programme, d.Programme)

@@ -218,6 +218,8 @@ func TestBadPushes(t *testing.T) {
 	wrongTypeData := casualty(5)
 	wrongTypeData["age"] = "thirty"
 	wrongType := newRev(t, "LAO", wrongTypeData)
+	notUUID, _ := record.NewRevision("record-1", "casualty", 1, casualty(9), record.Meta{Programme: "LAO"})
+	upperUUID, _ := record.NewRevision(strings.ToUpper(record.NewID()), "casualty", 1, casualty(9), record.Meta{Programme: "LAO"})
 	badRev := newRev(t, "LAO", casualty(6))
 	badRev.Rev = "not-a-rev"
 	// KHM's device edits LAO's record with KHM as programme: its own
@@ -255,6 +257,7 @@ func TestBadPushes(t *testing.T) {
 		{name: "gzip over 8 MiB decompressed", body: gz(t, huge), hdr: []string{"Content-Encoding", "gzip"}, status: 413, code: "too_large"},
 		{name: "rev not matching content", body: body(mismatch), status: 200, results: []string{"rejected"}, errHas: "does not match"},
 		{name: "malformed rev", body: body(badRev), status: 200, results: []string{"rejected"}, errHas: "malformed"},
+		{name: "record id not a UUID", body: body(notUUID, upperUUID), status: 200, results: []string{"rejected", "rejected"}, errHas: "UUID"},
 		{name: "unknown form", body: body(unknownForm), status: 200, results: []string{"rejected"}, errHas: "no_such_form"},
 		{name: "unknown form version", body: body(unknownVersion), status: 200, results: []string{"rejected"}, errHas: "casualty"},
 		{name: "missing parent", body: body(orphan), status: 200, results: []string{"rejected"}, errHas: "parent"},
