@@ -67,6 +67,9 @@ func TestParseErrors(t *testing.T) {
 			if !errors.As(err, &de) {
 				t.Fatalf("%T is not a *DefinitionError", err)
 			}
+			if !strings.HasPrefix(err.Error(), "bad form definition: ") || !strings.Contains(err.Error(), de.Problems[0]) {
+				t.Errorf("Error() = %q", err.Error())
+			}
 			all := strings.Join(de.Problems, "\n")
 			for _, w := range c.want {
 				if !strings.Contains(all, w) {

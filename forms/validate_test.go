@@ -509,6 +509,24 @@ func TestDataDictionary(t *testing.T) {
 	}
 }
 
+func TestNumbers(t *testing.T) {
+	for _, c := range []struct {
+		in   any
+		want float64
+		ok   bool
+	}{
+		{3.0, 3, true}, {float32(1.5), 1.5, true}, {int(2), 2, true}, {int8(-2), -2, true}, {int16(7), 7, true},
+		{int32(8), 8, true}, {int64(9), 9, true}, {uint(1), 1, true}, {uint8(2), 2, true}, {uint16(3), 3, true},
+		{uint32(4), 4, true}, {uint64(5), 5, true}, {json.Number("6.5"), 6.5, true}, {json.Number("x"), 0, false},
+		{"7", 0, false}, {true, 0, false}, {nil, 0, false},
+	} {
+		got, ok := toFloat(c.in)
+		if ok != c.ok || got != c.want {
+			t.Errorf("toFloat(%#v) = %v, %v; want %v, %v", c.in, got, ok, c.want, c.ok)
+		}
+	}
+}
+
 func TestValidateDraft(t *testing.T) {
 	f := builtin(t, "casualty")
 	cases := []vcase{
