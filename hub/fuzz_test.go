@@ -39,7 +39,7 @@ func FuzzPush(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		revs, err := DecodePush(body)
 		if err != nil {
-			if !errors.Is(err, errBadBody) && !errors.Is(err, errTooLarge) {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrTooLarge) {
 				t.Fatalf("unclassified decode error: %v", err)
 			}
 			return

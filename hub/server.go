@@ -333,9 +333,15 @@ func (s *Server) forms(w http.ResponseWriter, r *http.Request, d *Device) {
 	}{defs})
 }
 
-// errTooLarge reports a push over protocol.MaxPushBytes or
-// protocol.MaxPushRevisions.
-var errTooLarge = errors.New("push too large")
+// Errors of reading a push that callers of DecodePush tell apart: the hub
+// answers ErrMalformed with 400 and ErrTooLarge with 413.
+var (
+	// ErrMalformed reports a push body that is not a valid PushRequest.
+	ErrMalformed = errors.New("malformed push")
+	// ErrTooLarge reports a push over protocol.MaxPushBytes or
+	// protocol.MaxPushRevisions.
+	ErrTooLarge = errors.New("push too large")
+)
 
 // readPush reads a push body (gzip or not) within the limits.
 func readPush(w http.ResponseWriter, r *http.Request) ([]byte, error) {
@@ -346,57 +352,54 @@ func readPush(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	case "gzip":
 		z, err := gzip.NewReader(body)
 		if err != nil {
-			return nil, fmt.Errorf("%w: gzip body: %v", errBadBody, err)
+			return nil, fmt.Errorf("%w: gzip body: %v", ErrMalformed, err)
 		}
 		defer z.Close()
 		src = z
 	default:
-		return nil, fmt.Errorf("%w: unsupported Content-Encoding %q", errBadBody, enc)
+		return nil, fmt.Errorf("%w: unsupported Content-Encoding %q", ErrMalformed, enc)
 	}
 	b, err := io.ReadAll(io.LimitReader(src, protocol.MaxPushBytes+1))
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		return nil, fmt.Errorf("%w: body over %d bytes", errTooLarge, protocol.MaxPushBytes)
+		return nil, fmt.Errorf("%w: body over %d bytes", ErrTooLarge, protocol.MaxPushBytes)
 	case err != nil:
-		return nil, fmt.Errorf("%w: reading body: %v", errBadBody, err)
+		return nil, fmt.Errorf("%w: reading body: %v", ErrMalformed, err)
 	case len(b) > protocol.MaxPushBytes:
-		return nil, fmt.Errorf("%w: body over %d bytes once decompressed", errTooLarge, protocol.MaxPushBytes)
+		return nil, fmt.Errorf("%w: body over %d bytes once decompressed", ErrTooLarge, protocol.MaxPushBytes)
 	}
 	return b, nil
 }
 
-// errBadBody reports a push body that is not a valid PushRequest.
-var errBadBody = errors.New("malformed push")
-
 // DecodePush decodes a push body. It fails with an error wrapping
-// errBadBody for malformed JSON, wrong types or a missing or null
-// revision, and errTooLarge beyond protocol.MaxPushRevisions. Revisions are
+// ErrMalformed for malformed JSON, wrong types or a missing or null
+// revision, and ErrTooLarge beyond protocol.MaxPushRevisions. Revisions are
 // decoded in parallel: decoding is a large part of a push's cost.
 func DecodePush(b []byte) ([]*record.Revision, error) {
 	var req struct {
 		Revisions *[]json.RawMessage `json:"revisions"`
 	}
 	if err := json.Unmarshal(b, &req); err != nil {
-		return nil, fmt.Errorf("%w: %v", errBadBody, err)
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if req.Revisions == nil {
-		return nil, fmt.Errorf(`%w: no "revisions" array`, errBadBody)
+		return nil, fmt.Errorf(`%w: no "revisions" array`, ErrMalformed)
 	}
 	raws := *req.Revisions
 	if len(raws) > protocol.MaxPushRevisions {
-		return nil, fmt.Errorf("%w: %d revisions, at most %d", errTooLarge, len(raws), protocol.MaxPushRevisions)
+		return nil, fmt.Errorf("%w: %d revisions, at most %d", ErrTooLarge, len(raws), protocol.MaxPushRevisions)
 	}
 	revs := make([]*record.Revision, len(raws))
 	errs := make([]error, len(raws))
 	parallel(len(raws), func(i int) {
 		if string(raws[i]) == "null" {
-			errs[i] = fmt.Errorf("%w: revision %d is null", errBadBody, i)
+			errs[i] = fmt.Errorf("%w: revision %d is null", ErrMalformed, i)
 			return
 		}
 		r := new(record.Revision)
 		if err := json.Unmarshal(raws[i], r); err != nil {
-			errs[i] = fmt.Errorf("%w: revision %d: %v", errBadBody, i, err)
+			errs[i] = fmt.Errorf("%w: revision %d: %v", ErrMalformed, i, err)
 			return
 		}
 		revs[i] = r
@@ -450,7 +453,7 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, d *Device) {
 			return
 		}
 	}
-	if errors.Is(err, errTooLarge) {
+	if errors.Is(err, ErrTooLarge) {
 		writeError(w, r, http.StatusRequestEntityTooLarge, protocol.CodeTooLarge, err.Error())
 		return
 	}
