@@ -62,6 +62,20 @@ type Route struct{ Method, Path string }
 
 type ctxKey struct{}
 
+// reqInfo collects what the request log line reports beyond method, path
+// and status: the device and, for pushes, the count of each outcome.
+type reqInfo struct {
+	device string
+	attrs  []slog.Attr
+}
+
+func info(r *http.Request) *reqInfo {
+	if ri, ok := r.Context().Value(ctxKey{}).(*reqInfo); ok {
+		return ri
+	}
+	return &reqInfo{}
+}
+
 // New returns a server over cfg.Store.
 func New(cfg Config) *Server {
 	s := &Server{
@@ -176,8 +190,8 @@ func (s *Server) observe(w http.ResponseWriter, r *http.Request, route string, h
 	s.met.inFlight.Inc()
 	defer s.met.inFlight.Dec()
 	sw := &statusWriter{ResponseWriter: w}
-	var dev string
-	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, &dev))
+	ri := new(reqInfo)
+	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri))
 	h(sw, r)
 	if sw.status == 0 {
 		sw.status = http.StatusOK
@@ -189,10 +203,12 @@ func (s *Server) observe(w http.ResponseWriter, r *http.Request, route string, h
 	if sw.status >= 500 {
 		level = slog.LevelError
 	}
-	s.log.LogAttrs(r.Context(), level, "request",
+	attrs := append([]slog.Attr{
 		slog.String("method", r.Method), slog.String("path", r.URL.Path),
 		slog.Int("status", sw.status), slog.Duration("duration", el),
-		slog.String("device", dev), slog.String("addr", clientAddr(r)))
+		slog.String("device", ri.device), slog.String("addr", clientAddr(r)),
+	}, ri.attrs...)
+	s.log.LogAttrs(r.Context(), level, "request", attrs...)
 }
 
 // acquire takes a request slot, or answers 503 and reports false.
@@ -243,9 +259,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*Device, 
 		s.fail(w, r, addr, "device revoked")
 		return nil, false
 	}
-	if p, ok := r.Context().Value(ctxKey{}).(*string); ok {
-		*p = d.ID
-	}
+	info(r).device = d.ID
 	return &d, true
 }
 
@@ -510,8 +524,14 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request, d *Device, revs [
 			}
 		}
 	}
+	counts := make(map[string]int, 4)
 	for _, res := range results {
-		s.met.revisions.WithLabelValues(res.Status).Inc()
+		counts[res.Status]++
+	}
+	ri := info(r)
+	for _, st := range []string{protocol.StatusApplied, protocol.StatusDuplicate, protocol.StatusConflict, protocol.StatusRejected} {
+		s.met.revisions.WithLabelValues(st).Add(float64(counts[st]))
+		ri.attrs = append(ri.attrs, slog.Int(st, counts[st]))
 	}
 	writeJSON(w, r, http.StatusOK, protocol.PushResponse{Results: results})
 }

@@ -522,7 +522,8 @@ func TestMetricsAndLogs(t *testing.T) {
 		}
 	}
 	logs := h.logs.String()
-	if !strings.Contains(logs, `"path":"/api/v1/sync/push"`) || !strings.Contains(logs, h.ids["collector"]) {
+	if !strings.Contains(logs, `"path":"/api/v1/sync/push"`) || !strings.Contains(logs, h.ids["collector"]) ||
+		!strings.Contains(logs, `"duplicate":1`) {
 		t.Errorf("logs do not record requests: %s", logs)
 	}
 	for _, secret := range []string{"Secret Survivor", "Xiengkhouang", h.tokens["collector"], "bogus-token-value"} {
