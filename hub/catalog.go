@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 
 	"github.com/ccmcollect/ccmcollect/forms"
@@ -17,14 +18,15 @@ import (
 // against PostgreSQL) is picked up without a restart.
 type catalog struct {
 	store   Store
+	log     *slog.Logger
 	builtin *forms.Registry
 
 	mu    sync.Mutex
 	progs map[string]*forms.Registry
 }
 
-func newCatalog(s Store) *catalog {
-	return &catalog{store: s, builtin: forms.Builtin(), progs: make(map[string]*forms.Registry)}
+func newCatalog(s Store, log *slog.Logger) *catalog {
+	return &catalog{store: s, log: log, builtin: forms.Builtin(), progs: make(map[string]*forms.Registry)}
 }
 
 // registry returns programme's registry, reading the store when reload is
@@ -47,12 +49,17 @@ func (c *catalog) registry(ctx context.Context, programme string, reload bool) (
 		}
 	}
 	for _, p := range pub {
+		// A stored form that no longer parses or clashes (the forms
+		// package changed its rules) is left out, loudly, rather than
+		// blocking every push of the programme.
 		f, err := forms.Parse(p.Def)
-		if err != nil {
-			return nil, fmt.Errorf("published form %s version %d of %s: %w", p.FormID, p.Version, programme, err)
+		if err == nil {
+			err = r.Add(f)
 		}
-		if err := r.Add(f); err != nil {
-			return nil, fmt.Errorf("published form %s version %d of %s: %w", p.FormID, p.Version, programme, err)
+		if err != nil {
+			c.log.ErrorContext(ctx, "published form unusable; pushes of it are rejected",
+				slog.String("programme", p.Programme), slog.String("form", p.FormID),
+				slog.Int("version", p.Version), slog.String("error", err.Error()))
 		}
 	}
 	c.mu.Lock()
@@ -96,7 +103,7 @@ func (l *lookup) form(ctx context.Context, id string, version int) (*forms.Form,
 
 // definitions returns every form version programme may use, as JSON
 // definitions: built-ins as the hub parsed them, published ones exactly as
-// published.
+// published (leaving out any that no longer parse).
 func (c *catalog) definitions(ctx context.Context, programme string) ([]json.RawMessage, error) {
 	var out []json.RawMessage
 	for _, f := range c.builtin.All() {
@@ -111,6 +118,9 @@ func (c *catalog) definitions(ctx context.Context, programme string) ([]json.Raw
 		return nil, err
 	}
 	for _, p := range pub {
+		if _, err := forms.Parse(p.Def); err != nil {
+			continue // unusable (logged when a push needs the programme's forms)
+		}
 		out = append(out, p.Def)
 	}
 	return out, nil

@@ -108,7 +108,7 @@ func New(cfg Config) *Server {
 		every = 6 * time.Second
 	}
 	s.limiter = newFailLimiter(burst, every, s.now)
-	s.cat = newCatalog(cfg.Store)
+	s.cat = newCatalog(cfg.Store, s.log)
 
 	s.handle("GET", protocol.PathHealth, false, s.health)
 	s.handle("GET", protocol.PathWhoami, true, s.whoami)

@@ -613,3 +613,25 @@ func TestConcurrentEditsKeepEveryLeaf(t *testing.T) {
 		t.Errorf("pulled %d revisions, want %d", len(revs), n+1)
 	}
 }
+
+// TestUnusablePublishedForm: a stored form that does not parse (say the
+// forms package grew stricter) blocks neither pushes nor the form list.
+func TestUnusablePublishedForm(t *testing.T) {
+	h := newTestHub(t, nil)
+	err := h.store.PublishForm(t.Context(), hub.PublishedForm{Programme: "LAO", FormID: "broken", Version: 1,
+		Def: json.RawMessage(`{"id":"broken","version":1,"title":"Broken","fields":[{"id":"x","type":"no_such_type"}]}`), PublishedAt: today})
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken, _ := record.NewRevision(record.NewID(), "broken", 1, map[string]any{"x": "y"}, record.Meta{Programme: "LAO"})
+	_, res := h.push(h.tokens["collector"], newRev(t, "LAO", casualty(1)), broken)
+	if !slices.Equal(statuses(res), []string{"applied", "rejected"}) {
+		t.Errorf("push: %+v", res)
+	}
+	if resp := h.do("GET", protocol.PathForms, h.tokens["collector"], nil); resp.status != 200 || bytes.Contains(resp.body, []byte(`"broken"`)) {
+		t.Errorf("forms: %d; the unusable form must not be served", resp.status)
+	}
+	if !strings.Contains(h.logs.String(), "published form unusable") {
+		t.Error("the unusable form is not logged")
+	}
+}
