@@ -56,7 +56,6 @@ var (
 	casCols    = []string{"Killed, attack", "Killed, remnant", "Killed, unknown", "Injured, attack", "Injured, remnant", "Injured, unknown", "Outcome unknown"}
 	components = []string{"medical_care", "rehabilitation", "psychosocial", "education", "socio_economic", "legal"}
 	compLabels = []string{"Medical care", "Rehabilitation", "Psychosocial support", "Education", "Social and economic inclusion", "Legal and administrative"}
-	statuses   = []string{"sha", "cha"}
 	methods    = []string{"cancelled", "reduced", "cleared", ""}
 	methLabels = []string{"Cancelled", "Reduced", "Cleared", "Method not given"}
 	articles   = []string{"art3_stockpile", "art4_clearance", "art4_risk_education", "art5_victim_assistance", "art6_crosscutting"}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // ErrBadFilter reports a filter that cannot select anything sensible (a
@@ -29,7 +30,7 @@ const (
 	TableStockpileByYear     = "Stockpile destruction by year"
 	TableREReach             = "Risk education participants by sex and age band"
 	TableREByMethod          = "Risk education sessions by method"
-	TableNeedsByArticle      = "Needs by Article"     // + " (CUR)"
+	TableNeedsByArticle      = "Needs by Article"      // + " (CUR)"
 	TableNeedsBySupport      = "Needs by support type" // + " (CUR)"
 	TablePriorityList        = "Priority list"
 )
@@ -57,6 +58,7 @@ func (a *aggregator) report(meta Meta, endYear int) *Report {
 	chart := Chart{Title: "Casualties by year", Series: []string{"Killed", "Injured", "Unknown"}, Stacked: true, Unit: "people"}
 	for _, row := range byYear.Rows {
 		chart.Labels = append(chart.Labels, row.Label)
+		chart.Totals = append(chart.Totals, row.Total.String())
 		chart.Values = append(chart.Values, []float64{
 			row.Cells[0].N + row.Cells[1].N + row.Cells[2].N,
 			row.Cells[3].N + row.Cells[4].N + row.Cells[5].N,
@@ -212,6 +214,7 @@ func (a *aggregator) report(meta Meta, endYear int) *Report {
 			},
 			text: func(i, c int) string { return tf(nt.byArticle[i]) }})
 		byArt.Total.Cells[5] = Value{Text: tf(nt.total)}
+		byArt.weights = []float64{38, 13, 22, 22, 22, 22, 41}
 		bySup := s.build(tableSpec{title: TableNeedsBySupport + " (" + cur + ")", rowHead: "Support type",
 			cols: []string{"Needs", "Total cost", "Funding gap"}, formats: []string{FormatCount, FormatMoney, FormatMoney}, rows: supLabels,
 			note: "A need asking for several kinds of support counts under each, so this table has no total.",
@@ -243,8 +246,9 @@ func (a *aggregator) report(meta Meta, endYear int) *Report {
 			if j := slices.Index(articles, art); j >= 0 {
 				art = artLabels[j][:6]
 			}
-			return orDash([]string{p.title, art, p.priority, p.status, "", "", tf2(p.start, p.end)}[c])
+			return orDash([]string{p.title, art, p.priority, strings.ReplaceAll(p.status, "_", " "), "", "", tf2(p.start, p.end)}[c])
 		}})
+	prio.weights = []float64{7, 44, 13, 15, 22, 22, 22, 40}
 	needSec.Tables = append(needSec.Tables, prio)
 	r.Sections = append(r.Sections, needSec)
 

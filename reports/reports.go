@@ -153,6 +153,10 @@ type Table struct {
 	RowTotal bool     `json:"row_total"` // each row has a Total
 	Total    *Row     `json:"total,omitempty"`
 	Note     string   `json:"note,omitempty"`
+
+	// weights are relative print widths of the label column, each column
+	// and the total column; nil = label wide, numbers equal.
+	weights []float64
 }
 
 // Row is one line of a Table.
@@ -165,12 +169,14 @@ type Row struct {
 // Chart is a bar chart the PDF draws: one bar group per label, one bar per
 // series (stacked when Stacked).
 type Chart struct {
-	Title   string    `json:"title"`
-	Labels  []string  `json:"labels"`
-	Series  []string  `json:"series"`
-	Values  [][]float64 `json:"values"` // [label][series]
-	Stacked bool      `json:"stacked"`
-	Unit    string    `json:"unit"`
+	Title  string      `json:"title"`
+	Labels []string    `json:"labels"`
+	Series []string    `json:"series"`
+	Values [][]float64 `json:"values"` // [label][series]
+	// Totals label each bar as the table does ("<5", "19+"); nil = sums.
+	Totals  []string `json:"totals,omitempty"`
+	Stacked bool     `json:"stacked"`
+	Unit    string   `json:"unit"`
 }
 
 // Section is one of the six parts of a needs assessment.

@@ -7,8 +7,8 @@ type tableSpec struct {
 	rows           []string
 	get            func(r, c int) float64
 	text           func(r, c int) string // for FormatText columns
-	rowTotal       bool // add a total per row (columns share one unit)
-	totalRow       bool // add a "Total" row of column sums
+	rowTotal       bool                  // add a total per row (columns share one unit)
+	totalRow       bool                  // add a "Total" row of column sums
 	note           string
 }
 

@@ -1,0 +1,147 @@
+package reports_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ccmcollect/ccmcollect/forms"
+	"github.com/ccmcollect/ccmcollect/reports"
+)
+
+// pdfText returns the text of a PDF as pdftotext reads it.
+func pdfText(t *testing.T, pdf []byte, layout bool) string {
+	t.Helper()
+	if _, err := exec.LookPath("pdftotext"); err != nil {
+		t.Skip("pdftotext (poppler-utils) not installed; CI installs it")
+	}
+	path := filepath.Join(t.TempDir(), "out.pdf")
+	if err := os.WriteFile(path, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-enc", "UTF-8"}
+	if layout {
+		args = append(args, "-layout")
+	}
+	out, err := exec.Command("pdftotext", append(args, path, "-")...).Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	return string(out)
+}
+
+// personalValues returns every value of a sensitive field in src.
+func personalValues(t *testing.T, src *memSource) []string {
+	t.Helper()
+	var vals []string
+	reg := forms.Builtin()
+	for _, rev := range src.all {
+		f, err := reg.Get(rev.FormID, rev.FormVersion)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range f.SensitiveFields() {
+			if s, ok := rev.Data[id].(string); ok && s != "" {
+				vals = append(vals, s)
+			}
+		}
+	}
+	if len(vals) == 0 {
+		t.Fatal("the data set has no personal values to look for")
+	}
+	return vals
+}
+
+func TestNeedsPDF(t *testing.T) {
+	src := demoSource(t, 5, 1500)
+	meta := reports.Meta{State: "République démocratique populaire lao — Việt Nam test", Programme: "LAO", GeneratedAt: testNow, LastSync: testNow.Add(-3600e9), Device: "Bureau Phonsavan"}
+	rep, err := reports.Build(context.Background(), src, forms.Builtin(), reports.Filter{}, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []reports.PageSize{reports.A4, reports.Letter} {
+		t.Run(string(size), func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := reports.WriteNeedsPDF(&buf, rep, size); err != nil {
+				t.Fatal(err)
+			}
+			text := pdfText(t, buf.Bytes(), false)
+			flat := strings.Join(strings.Fields(text), " ")
+			for _, want := range []string{
+				"Needs assessment", meta.State, "Bureau Phonsavan", "2026-11-27 08:30 UTC", "2026-11-27 09:30 UTC",
+				"1. Casualties", "2. Survivors and victim assistance", "3. Contamination and land release",
+				"4. Stockpile destruction", "5. Risk education", "6. Needs for cooperation and assistance",
+				reports.TableCasualtiesByYear, reports.TablePriorityList, "Page 1 of",
+			} {
+				if !strings.Contains(flat, want) {
+					t.Errorf("PDF text lacks %q", want)
+				}
+			}
+			// Every key figure appears with its label, as printed.
+			for _, f := range rep.KeyFigures {
+				if !strings.Contains(flat, f.Label) || !strings.Contains(flat, f.Value.Format(f.Format)) {
+					t.Errorf("PDF lacks key figure %q = %s", f.Label, f.Value.Format(f.Format))
+				}
+			}
+			// The totals of the casualty table appear in the layout text on
+			// the Total line.
+			lay := pdfText(t, buf.Bytes(), true)
+			tb := rep.Section(reports.SectionCasualties).Table(reports.TableCasualtiesByYear)
+			var want []string
+			for _, c := range tb.Total.Cells {
+				want = append(want, c.String())
+			}
+			want = append(want, tb.Total.Total.String())
+			if !strings.Contains(lay, strings.Join(want, " ")) && !containsLine(lay, "Total", want) {
+				t.Errorf("PDF lacks the casualty total line %v", want)
+			}
+			for _, v := range personalValues(t, src) {
+				if strings.Contains(text, v) {
+					t.Fatalf("PDF contains a personal value")
+				}
+			}
+			pages := strings.Count(text, "\f")
+			if pages < 7 {
+				t.Errorf("PDF has %d pages, want at least 7 (cover and six sections)", pages)
+			}
+		})
+	}
+}
+
+// containsLine reports whether a line starting with prefix holds the given
+// fields in order.
+func containsLine(text, prefix string, fields []string) bool {
+	for _, l := range strings.Split(text, "\n") {
+		f := strings.Fields(l)
+		if len(f) == 0 || f[0] != prefix {
+			continue
+		}
+		if strings.Join(f[1:], " ") == strings.Join(fields, " ") {
+			return true
+		}
+	}
+	return false
+}
+
+func TestPageSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want reports.PageSize
+		ok   bool
+	}{{"A4", reports.A4, true}, {"letter", reports.Letter, true}, {"", reports.A4, true}, {"A5", "", false}}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := reports.ParsePageSize(tc.in)
+			if (err == nil) != tc.ok || got != tc.want {
+				t.Fatalf("ParsePageSize(%q) = %q, %v", tc.in, got, err)
+			}
+		})
+	}
+	if err := reports.WriteNeedsPDF(&bytes.Buffer{}, &reports.Report{}, "A5"); err == nil {
+		t.Fatal("A5 accepted")
+	}
+}
