@@ -1,0 +1,405 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/ccmcollect/ccmcollect/forms"
+	"github.com/ccmcollect/ccmcollect/record"
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// Record is the current state of one record.
+type Record struct {
+	ID          string
+	FormID      string
+	FormVersion int
+	Status      Status
+	// Current is the winning revision; nil when the record is only a draft.
+	Current    *record.Revision
+	Leaves     []record.Leaf
+	Conflicted bool
+	// Draft is unsaved draft data, if any (local only, never synced).
+	Draft map[string]any
+	// Rejection is the hub's reason when Status is rejected.
+	Rejection string
+	UpdatedAt time.Time
+}
+
+// Deleted reports whether the record's winner is a deletion.
+func (r *Record) Deleted() bool { return r.Current != nil && r.Current.Deleted }
+
+func (s *Store) meta(ctx context.Context) (record.Meta, error) {
+	id, err := s.Identity(ctx)
+	if err != nil {
+		return record.Meta{}, err
+	}
+	return record.Meta{Programme: id.Programme, DeviceID: id.DeviceID, User: id.User, SavedAt: s.now()}, nil
+}
+
+// SaveDraft saves data as the local draft of record id (a new record when id
+// is ""), checking only the values that are filled, and returns the id.
+// Drafts never enter the outbox.
+func (s *Store) SaveDraft(ctx context.Context, id, formID string, data map[string]any) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if id == "" && formID == "" {
+		return "", errors.New("storage: a new draft needs a form")
+	}
+	var out string
+	err := s.update(func(w *writer) error {
+		old, err := loadMeta(w.txn, id)
+		if id == "" || errors.Is(err, ErrNotFound) {
+			old, err = nil, nil
+		}
+		if err != nil {
+			return err
+		}
+		if old != nil {
+			if formID != "" && formID != old.FormID {
+				return fmt.Errorf("%w: %s is a %s record", ErrFormMismatch, id, old.FormID)
+			}
+			formID = old.FormID
+		}
+		f, err := s.forms.Latest(formID)
+		if err != nil {
+			return err
+		}
+		if err := f.ValidateDraft(data); err != nil {
+			return err
+		}
+		if id == "" {
+			id = record.NewID()
+		}
+		m := &recordMeta{FormID: f.ID, FormVersion: f.Version}
+		if old != nil {
+			m = cloneMeta(old)
+		}
+		m.Draft = f.Strip(data)
+		if m.Draft == nil {
+			m.Draft = map[string]any{}
+		}
+		wd, err := w.winnerData(id, m, nil)
+		if err != nil {
+			return err
+		}
+		out = id
+		return w.putMeta(id, old, m, wd, true)
+	})
+	if err != nil {
+		return "", fmt.Errorf("saving draft: %w", err)
+	}
+	return out, nil
+}
+
+// Finalise turns the draft of record id into a revision, validating it fully;
+// the draft is removed and the revision queued in the outbox.
+func (s *Store) Finalise(ctx context.Context, id string) (*record.Revision, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rm, err := s.meta(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var rev *record.Revision
+	err = s.update(func(w *writer) error {
+		old, err := loadMeta(w.txn, id)
+		if err != nil {
+			return err
+		}
+		if old.Draft == nil {
+			return fmt.Errorf("%s: %w", id, ErrNoDraft)
+		}
+		m := cloneMeta(old)
+		rev, err = s.newRevision(w, id, m, m.Draft, false, rm)
+		if err != nil {
+			return err
+		}
+		m.Draft = nil
+		return w.addRevision(id, old, m, rev)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finalising %s: %w", id, err)
+	}
+	return rev.Clone(), nil
+}
+
+// newRevision validates data (unless deleted) against the latest version of
+// m's form and builds the revision on top of m's leaves.
+func (s *Store) newRevision(w *writer, id string, m *recordMeta, data map[string]any, deleted bool, rm record.Meta) (*record.Revision, error) {
+	f, err := s.forms.Latest(m.FormID)
+	if err != nil {
+		return nil, err
+	}
+	clean := map[string]any{}
+	if !deleted {
+		if err := f.Validate(data, w.now); err != nil {
+			return nil, err
+		}
+		clean = f.Strip(data)
+	}
+	var parents []string
+	if len(m.Leaves) > 0 {
+		if parents, err = w.nextParents(id, m); err != nil {
+			return nil, err
+		}
+	}
+	rm.SavedAt = w.now
+	return record.Next(id, parents, f.ID, f.Version, deleted, clean, rm)
+}
+
+// Create validates data against the latest version of formID and saves it
+// as a new finalised record, queued in the outbox.
+func (s *Store) Create(ctx context.Context, formID string, data map[string]any) (*record.Revision, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, err := s.forms.Latest(formID)
+	if err != nil {
+		return nil, err
+	}
+	rm, err := s.meta(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var rev *record.Revision
+	err = s.update(func(w *writer) error {
+		id := record.NewID()
+		m := &recordMeta{FormID: f.ID, FormVersion: f.Version}
+		if rev, err = s.newRevision(w, id, m, data, false, rm); err != nil {
+			return err
+		}
+		return w.addRevision(id, nil, m, rev)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating %s record: %w", formID, err)
+	}
+	return rev.Clone(), nil
+}
+
+// Edit saves data as a new revision of record id whose parents are all the
+// current leaves, so editing a conflicted record merges it. A leaf the hub
+// rejected is replaced rather than built upon (see nextParents).
+func (s *Store) Edit(ctx context.Context, id string, data map[string]any) (*record.Revision, error) {
+	return s.change(ctx, id, data, false)
+}
+
+// Delete saves a deletion revision of record id. Earlier revisions are kept.
+func (s *Store) Delete(ctx context.Context, id string) (*record.Revision, error) {
+	return s.change(ctx, id, nil, true)
+}
+
+func (s *Store) change(ctx context.Context, id string, data map[string]any, deleted bool) (*record.Revision, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rm, err := s.meta(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var rev *record.Revision
+	err = s.update(func(w *writer) error {
+		old, err := loadMeta(w.txn, id)
+		if err != nil {
+			return err
+		}
+		win, ok := old.winner()
+		if !ok {
+			return fmt.Errorf("%s has only a draft: %w", id, ErrNotFound)
+		}
+		if win.Deleted {
+			return fmt.Errorf("%s: %w", id, ErrDeleted)
+		}
+		m := cloneMeta(old)
+		if rev, err = s.newRevision(w, id, m, data, deleted, rm); err != nil {
+			return err
+		}
+		return w.addRevision(id, old, m, rev)
+	})
+	if err != nil {
+		verb := "editing"
+		if deleted {
+			verb = "deleting"
+		}
+		return nil, fmt.Errorf("%s %s: %w", verb, id, err)
+	}
+	return rev.Clone(), nil
+}
+
+// Get returns the current state of record id, or an error wrapping ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (*Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var rec *Record
+	err := s.db.View(func(txn *badger.Txn) error {
+		m, err := loadMeta(txn, id)
+		if err != nil {
+			return err
+		}
+		rec = &Record{
+			ID: id, FormID: m.FormID, FormVersion: m.FormVersion, Status: m.status(),
+			Leaves: slices.Clone(m.Leaves), Conflicted: record.Conflicted(m.Leaves),
+			Draft: m.Draft, UpdatedAt: time.Unix(0, m.Updated).UTC(),
+		}
+		if len(m.Rejected) > 0 {
+			rec.Rejection = m.Rejected[0].Reason
+		}
+		if w, ok := m.winner(); ok {
+			if rec.Current, err = loadRev(txn, id, w.Rev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return rec, err
+}
+
+// History returns every revision of record id, oldest generation first (then
+// by rev), including rejected and superseded ones.
+func (s *Store) History(ctx context.Context, id string) ([]*record.Revision, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []*record.Revision
+	err := s.db.View(func(txn *badger.Txn) error {
+		if _, err := loadMeta(txn, id); err != nil {
+			return err
+		}
+		p := revPrefix(id)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: true, PrefetchSize: 16})
+		defer it.Close()
+		for it.Seek(p); it.ValidForPrefix(p); it.Next() {
+			var r record.Revision
+			if err := it.Item().Value(func(v []byte) error { return jsonUnmarshal(v, &r) }); err != nil {
+				return err
+			}
+			out = append(out, &r)
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b *record.Revision) int {
+		if ga, gb := a.Gen(), b.Gen(); ga != gb {
+			return ga - gb
+		}
+		switch {
+		case a.Rev < b.Rev:
+			return -1
+		case a.Rev > b.Rev:
+			return 1
+		}
+		return 0
+	})
+	return out, err
+}
+
+// RowError lists the problems of one imported row; Line counts from 1.
+type RowError struct {
+	Line     int
+	Problems []forms.Problem
+}
+
+// ImportError reports every invalid row of an import; nothing was saved.
+type ImportError struct {
+	Rows []RowError
+}
+
+func (e *ImportError) Error() string {
+	n := 0
+	for _, r := range e.Rows {
+		n += len(r.Problems)
+	}
+	return fmt.Sprintf("%d invalid rows (%d problems); nothing was imported", len(e.Rows), n)
+}
+
+// Is makes errors.Is(err, forms.ErrInvalid) true for an ImportError.
+func (e *ImportError) Is(target error) bool { return target == forms.ErrInvalid }
+
+// importBatch is how many records one import transaction holds at most; a
+// batch that is still too big for Badger is split.
+const importBatch = 2000
+
+// Import validates every row against the latest version of formID and, only
+// if all are valid, saves each as a new finalised record queued in the
+// outbox. On any invalid row it saves nothing and returns an *ImportError
+// listing every failing row. It returns the number of records saved.
+//
+// Rows are committed in batches of synced transactions; an I/O failure
+// part-way through leaves the earlier batches saved and is reported.
+func (s *Store) Import(ctx context.Context, formID string, rows []map[string]any) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	f, err := s.forms.Latest(formID)
+	if err != nil {
+		return 0, err
+	}
+	rm, err := s.meta(ctx)
+	if err != nil {
+		return 0, err
+	}
+	now := s.now()
+	rm.SavedAt = now
+	revs := make([]*record.Revision, len(rows))
+	var bad []RowError
+	for i, row := range rows {
+		if err := f.Validate(row, now); err != nil {
+			var ve *forms.ValidationError
+			if errors.As(err, &ve) {
+				bad = append(bad, RowError{Line: i + 1, Problems: ve.Problems})
+			} else {
+				bad = append(bad, RowError{Line: i + 1, Problems: []forms.Problem{{Rule: "invalid", Message: err.Error()}}})
+			}
+			continue
+		}
+		if bad != nil {
+			continue
+		}
+		r, err := record.NewRevision(record.NewID(), f.ID, f.Version, f.Strip(row), rm)
+		if err != nil {
+			bad = append(bad, RowError{Line: i + 1, Problems: []forms.Problem{{Rule: "invalid", Message: err.Error()}}})
+			continue
+		}
+		revs[i] = r
+	}
+	if bad != nil {
+		return 0, &ImportError{Rows: bad}
+	}
+	saved := 0
+	for start := 0; start < len(revs); start += importBatch {
+		if err := ctx.Err(); err != nil {
+			return saved, fmt.Errorf("import interrupted after %d records: %w", saved, err)
+		}
+		batch := revs[start:min(start+importBatch, len(revs))]
+		if err := s.importBatch(batch); err != nil {
+			return saved, fmt.Errorf("import failed after %d records: %w", saved, err)
+		}
+		saved += len(batch)
+	}
+	return saved, nil
+}
+
+func (s *Store) importBatch(revs []*record.Revision) error {
+	err := s.update(func(w *writer) error {
+		for _, r := range revs {
+			m := &recordMeta{FormID: r.FormID, FormVersion: r.FormVersion}
+			if err := w.addRevision(r.RecordID, nil, m, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, badger.ErrTxnTooBig) && len(revs) > 1 {
+		h := len(revs) / 2
+		if err := s.importBatch(revs[:h]); err != nil {
+			return err
+		}
+		return s.importBatch(revs[h:])
+	}
+	return err
+}
