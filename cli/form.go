@@ -43,7 +43,7 @@ var formRegistry = func(_ context.Context, _ *Env) (*forms.Registry, error) {
 }
 
 // parseInterspersed parses flags that may come before or after positional
-// arguments, and returns the positional ones.
+// arguments, and returns the positional ones. Other command files use it too.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
@@ -62,6 +62,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// newFlags returns a flag set that reports errors instead of printing them.
 func newFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -103,7 +104,7 @@ func runFormList(ctx context.Context, env *Env, args []string) error {
 			Description: f.Description, Programme: f.Programme, Fields: len(f.Fields)})
 	}
 	if *asJSON {
-		return writeJSON(env.Stdout, map[string]any{"forms": list})
+		return writeFormJSON(env.Stdout, map[string]any{"forms": list})
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tVERSION\tPROGRAMME\tFIELDS\tTITLE")
@@ -117,7 +118,7 @@ func runFormList(ctx context.Context, env *Env, args []string) error {
 	return tw.Flush()
 }
 
-func writeJSON(w io.Writer, v any) error {
+func writeFormJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
@@ -148,7 +149,7 @@ func runFormShow(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if *asJSON {
-		return writeJSON(env.Stdout, f)
+		return writeFormJSON(env.Stdout, f)
 	}
 	return describeForm(env.Stdout, f)
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/ccmcollect/ccmcollect/forms"
 )
 
-func runCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+func runFormCmd(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	env, out, errb := testEnv()
 	env.Stdin = strings.NewReader(stdin)
@@ -20,7 +20,7 @@ func runCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stder
 	return code, out.String(), errb.String()
 }
 
-func writeFile(t *testing.T, name, content string) string {
+func writeFormFile(t *testing.T, name, content string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
@@ -30,7 +30,7 @@ func writeFile(t *testing.T, name, content string) string {
 }
 
 func TestFormList(t *testing.T) {
-	code, out, errs := runCLI(t, "", "form", "list")
+	code, out, errs := runFormCmd(t, "", "form", "list")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -39,7 +39,7 @@ func TestFormList(t *testing.T) {
 			t.Errorf("form list lacks %s:\n%s", id, out)
 		}
 	}
-	code, out, errs = runCLI(t, "", "form", "list", "--json")
+	code, out, errs = runFormCmd(t, "", "form", "list", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -57,7 +57,7 @@ func TestFormList(t *testing.T) {
 	if len(got.Forms) != 6 || got.Forms[0].ID != "casualty" || got.Forms[0].Version != 1 || got.Forms[0].Fields != 19 || len(got.Forms[0].Versions) != 1 {
 		t.Errorf("form list --json = %+v", got.Forms)
 	}
-	if code, _, errs := runCLI(t, "", "form", "list", "extra"); code != 2 || !strings.Contains(errs, "usage") {
+	if code, _, errs := runFormCmd(t, "", "form", "list", "extra"); code != 2 || !strings.Contains(errs, "usage") {
 		t.Errorf("form list extra: exit %d, %s", code, errs)
 	}
 }
@@ -80,7 +80,7 @@ func TestFormShow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errs := runCLI(t, "", tt.args...)
+			code, out, errs := runFormCmd(t, "", tt.args...)
 			if code != tt.code {
 				t.Fatalf("exit %d, want %d; stderr %s", code, tt.code, errs)
 			}
@@ -95,7 +95,7 @@ func TestFormShow(t *testing.T) {
 		})
 	}
 	// show --json prints a definition that parses back to the same form.
-	code, out, errs := runCLI(t, "", "form", "show", "hazard_area", "--json")
+	code, out, errs := runFormCmd(t, "", "form", "show", "hazard_area", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -109,14 +109,14 @@ func TestFormShow(t *testing.T) {
 }
 
 func TestFormCheck(t *testing.T) {
-	good := writeFile(t, "good.json", `{"id": "followup", "version": 1, "title": "Follow-up", "programme": "LAO",
+	good := writeFormFile(t, "good.json", `{"id": "followup", "version": 1, "title": "Follow-up", "programme": "LAO",
 		"fields": [{"id": "visited", "type": "boolean", "label": "Visited", "required": true}]}`)
-	bad := writeFile(t, "bad.json", `{"id": "Bad Id", "version": 0, "title": "X",
+	bad := writeFormFile(t, "bad.json", `{"id": "Bad Id", "version": 0, "title": "X",
 		"fields": [{"id": "a", "type": "integer", "label": "A", "min": 5, "max": 1, "relevant": "zz > 1"}]}`)
-	notJSON := writeFile(t, "broken.json", `{"id": `)
-	clash := writeFile(t, "clash.json", `{"id": "casualty", "version": 1, "title": "Mine", "fields": [{"id": "a", "type": "text", "label": "A"}]}`)
-	_, builtinDef, _ := runCLI(t, "", "form", "show", "casualty", "--json")
-	same := writeFile(t, "same.json", builtinDef)
+	notJSON := writeFormFile(t, "broken.json", `{"id": `)
+	clash := writeFormFile(t, "clash.json", `{"id": "casualty", "version": 1, "title": "Mine", "fields": [{"id": "a", "type": "text", "label": "A"}]}`)
+	_, builtinDef, _ := runFormCmd(t, "", "form", "show", "casualty", "--json")
+	same := writeFormFile(t, "same.json", builtinDef)
 
 	tests := []struct {
 		name   string
@@ -137,7 +137,7 @@ func TestFormCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errs := runCLI(t, tt.stdin, append([]string{"form", "check"}, tt.args...)...)
+			code, out, errs := runFormCmd(t, tt.stdin, append([]string{"form", "check"}, tt.args...)...)
 			if code != tt.code {
 				t.Fatalf("exit %d, want %d; stdout %s stderr %s", code, tt.code, out, errs)
 			}
