@@ -106,9 +106,16 @@ func Build(ctx context.Context, src Source, reg *forms.Registry, f Filter, meta 
 	}
 	a.init()
 	for _, p := range passes {
+		n := 0
 		err := src.EachCurrent(ctx, p.form, func(rev *record.Revision) error {
-			if err := ctx.Err(); err != nil {
-				return err
+			if n%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			n++
+			if f.Progress != nil && n%ProgressEvery == 0 {
+				f.Progress(p.form, n)
 			}
 			if rev.Deleted || rev.FormID != p.form {
 				return nil
@@ -126,6 +133,9 @@ func Build(ctx context.Context, src Source, reg *forms.Registry, f Filter, meta 
 		})
 		if err != nil {
 			return nil, fmt.Errorf("reports: reading %s records: %w", p.form, err)
+		}
+		if f.Progress != nil {
+			f.Progress(p.form, n)
 		}
 	}
 	endYear := meta.GeneratedAt.Year()

@@ -39,6 +39,10 @@ type Filter struct {
 	// SuppressBelow hides people counts from 1 to SuppressBelow-1 as "<N"
 	// (0 = off; 5 when a summary leaves the country). See Value.
 	SuppressBelow int
+	// Progress, when set, is told how many records of a form were read so
+	// far (every ProgressEvery records and at the end of each form). It is
+	// not a filter; it rides along for long runs.
+	Progress func(formID string, records int)
 }
 
 // Meta is what the cover of a report states.
