@@ -84,6 +84,9 @@ func runServe(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 	}
 	addr := ln.Addr().String()
 	log.Info("listening", slog.String("addr", addr), slog.String("store", storeKind), slog.Bool("tls", cert != ""))
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && cert == "" && !tcp.IP.IsLoopback() {
+		log.Warn("serving plain HTTP on a non-loopback address: device tokens cross the network in clear; use --tls-cert/--tls-key or a TLS proxy")
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if cert != "" {
