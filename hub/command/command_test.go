@@ -217,3 +217,25 @@ func TestPostgresCommands(t *testing.T) {
 		t.Errorf("--data with --postgres: exit %d, want 2", code)
 	}
 }
+
+// TestServeJSONLogs: scripts find the address in the JSON "listening" line.
+func TestServeJSONLogs(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	var errb bytes.Buffer
+	env := &command.Env{Stdout: &bytes.Buffer{}, Stderr: &errb, Now: time.Now, Ready: func(a string) { ready <- a }}
+	done := make(chan int, 1)
+	go func() {
+		done <- command.Run(ctx, env, []string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json", "--data", t.TempDir()})
+	}()
+	addr := <-ready
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var first struct{ Msg, Addr, Store string }
+	line, _, _ := strings.Cut(errb.String(), "\n")
+	if err := json.Unmarshal([]byte(line), &first); err != nil || first.Msg != "listening" || first.Addr != addr || first.Store != "badger" {
+		t.Errorf("first log line %q (%v), want listening on %s", line, err, addr)
+	}
+}
