@@ -77,11 +77,11 @@ func (e *netError) Is(target error) bool {
 
 // retryPolicy is how a hubClient retries one call.
 type retryPolicy struct {
-	attempts    int           // total attempts of one call, at least 1
-	base, max   time.Duration // exponential backoff from base, capped at max
-	maxWait     time.Duration // longest Retry-After the client waits for in a call
-	timeout     time.Duration // per attempt
-	rnd         func() float64
+	attempts  int           // total attempts of one call, at least 1
+	base, max time.Duration // exponential backoff from base, capped at max
+	maxWait   time.Duration // longest Retry-After the client waits for in a call
+	timeout   time.Duration // per attempt
+	rnd       func() float64
 	// sleep waits d or until ctx is done; nil waits on a timer. Tests
 	// replace it to record waits without spending them.
 	sleep func(ctx context.Context, d time.Duration) error

@@ -3,7 +3,6 @@ package sync
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -360,13 +359,3 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
-
-// isErr reports whether err matches target (errors.Is), for tables.
-func isErr(err, target error) bool {
-	if target == nil {
-		return err == nil
-	}
-	return errors.Is(err, target)
-}
-
-
