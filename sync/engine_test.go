@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/ccmcollect/ccmcollect/storage"
-	"github.com/ccmcollect/ccmcollect/sync/internal/faultproxy"
+	"github.com/ccmcollect/ccmcollect/sync/faultproxy"
 	"github.com/ccmcollect/ccmcollect/sync/protocol"
 )
 

@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"testing"
 
-	fp "github.com/ccmcollect/ccmcollect/sync/internal/faultproxy"
+	fp "github.com/ccmcollect/ccmcollect/sync/faultproxy"
 	"github.com/ccmcollect/ccmcollect/sync/protocol"
 )
 

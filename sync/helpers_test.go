@@ -16,7 +16,7 @@ import (
 	"github.com/ccmcollect/ccmcollect/hub/badgerstore"
 	"github.com/ccmcollect/ccmcollect/record"
 	"github.com/ccmcollect/ccmcollect/storage"
-	"github.com/ccmcollect/ccmcollect/sync/internal/faultproxy"
+	"github.com/ccmcollect/ccmcollect/sync/faultproxy"
 	"github.com/ccmcollect/ccmcollect/sync/protocol"
 )
 

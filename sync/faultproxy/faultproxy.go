@@ -1,4 +1,5 @@
-// Package faultproxy is a small HTTP/1.1 proxy for tests that sits between a
+// Package faultproxy is a small HTTP/1.1 proxy for tests (sync's fault tests
+// and e2e) that sits between a
 // client and a real server and injects faults into chosen requests: it can
 // cut the connection after a given number of bytes of the request or of the
 // response, delay a request, or answer it itself (5xx, 429 with
