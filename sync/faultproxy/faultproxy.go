@@ -1,9 +1,9 @@
-// Package faultproxy is a small HTTP/1.1 proxy for tests (sync's fault tests
-// and e2e) that sits between a
-// client and a real server and injects faults into chosen requests: it can
-// cut the connection after a given number of bytes of the request or of the
-// response, delay a request, or answer it itself (5xx, 429 with
-// Retry-After) without the server ever seeing it.
+// Package faultproxy is a small HTTP/1.1 proxy for tests (the sync fault
+// tests and e2e) that sits between a client and a real server and injects
+// faults into chosen requests: it can cut the connection after a given
+// number of bytes of the request or of the response, delay a request, or
+// answer it itself (5xx, 429 with Retry-After) without the server ever
+// seeing it.
 //
 // Requests are matched by method and path prefix; a rule can let some
 // matching requests pass first and fire a given number of times. Requests no
