@@ -76,10 +76,10 @@ func WriteCaseSheet(w io.Writer, history []*record.Revision, reg *forms.Registry
 	p.AddPage()
 	d.heading(form.Title+": case sheet", 16)
 	kv := func(k, v string) {
-		p.SetFont(fontFamily, "B", 9)
+		d.setFont("B", 9)
 		p.CellFormat(45, 5, k, "", 0, "L", false, 0, "")
-		p.SetFont(fontFamily, "", 9)
-		p.MultiCell(d.width()-45, 5, v, "", "L", false)
+		d.setFont("", 9)
+		d.multi(d.width()-45, 5, v, "L")
 	}
 	state := "current"
 	if cur.Deleted {
@@ -111,16 +111,15 @@ func WriteCaseSheet(w io.Writer, history []*record.Revision, reg *forms.Registry
 		} else if !form.Relevant(fd.ID, data) {
 			val = "— (not applicable)"
 		}
-		p.SetFont(fontFamily, "", 9)
-		lines := len(p.SplitText(val, d.width()-65))
-		d.need(float64(max(lines, 1))*4.5 + 1)
+		d.setFont("", 9)
+		d.need(float64(d.lines(val, d.width()-65))*4.5 + 1)
 		y := p.GetY()
-		p.SetFont(fontFamily, "B", 8.5)
-		p.MultiCell(64, 4.5, fd.Label, "", "L", false)
+		d.setFont("B", 8.5)
+		d.multi(64, 4.5, fd.Label, "L")
 		y2 := p.GetY()
 		p.SetXY(d.left+65, y)
-		p.SetFont(fontFamily, "", 9)
-		p.MultiCell(d.width()-65, 4.5, val, "", "L", false)
+		d.setFont("", 9)
+		d.multi(d.width()-65, 4.5, val, "L")
 		p.SetY(max(y2, p.GetY()) + 0.8)
 		p.Line(d.left, p.GetY()-0.4, d.w-d.right, p.GetY()-0.4)
 	}

@@ -15,7 +15,7 @@ func caseHistory(t *testing.T) []*record.Revision {
 	t.Helper()
 	id := record.NewID()
 	data := map[string]any{
-		"incident_date": "2024-03-12", "adm1": "Xiengkhouang", "village": "Bản Nà Hồng", "outcome": "injured", "sex": "female",
+		"incident_date": "2024-03-12", "adm1": "Xiengkhouang", "village": "ບ້ານໂພນສະຫວັນ", "adm2": "Bản Nà Hồng", "outcome": "injured", "sex": "female",
 		"age": 12.0, "cm_context": "remnant", "va_needs": []any{"rehabilitation", "education"}, "va_received": []any{"rehabilitation"},
 		"consent": "yes", "name": "Nguyễn Thị Hồng", "contact": "+856 20 5555 0101",
 	}
@@ -52,7 +52,7 @@ func TestCaseSheet(t *testing.T) {
 			}
 			text := strings.Join(strings.Fields(pdfText(t, buf.Bytes(), false)), " ")
 			for _, want := range []string{
-				"Casualty", "case sheet", hist[0].RecordID, "Date of incident", "2024-03-12", "Bản Nà Hồng",
+				"Casualty", "case sheet", hist[0].RecordID, "Date of incident", "2024-03-12", "Bản Nà Hồng", "ບ້ານໂພນສະຫວັນ",
 				"Injured (survivor)", "Child (under 18)", "13", "Revision history (2)", "created by Amélie Dupont",
 				"edited by Amélie Dupont", "Changed: Age", hist[0].Rev[:12],
 			} {

@@ -11,17 +11,141 @@ import (
 	"github.com/jung-kurt/gofpdf"
 )
 
-// The embedded font: DejaVu Sans covers Latin (including French, Spanish
-// and Vietnamese), Greek and Cyrillic. It has no Lao, Khmer or Thai glyphs:
-// such text prints as empty boxes (see docs/reports.md).
+// The embedded fonts: DejaVu Sans covers Latin (including French, Spanish
+// and Vietnamese), Greek and Cyrillic; Noto Sans Lao covers Lao, and runs of
+// Lao text inside a string are drawn with it. Khmer, Thai, Burmese, Arabic
+// and CJK have no glyphs and print as empty boxes (see docs/reports.md).
 var (
 	//go:embed fonts/DejaVuSans.ttf
 	fontRegular []byte
 	//go:embed fonts/DejaVuSans-Bold.ttf
 	fontBold []byte
+	//go:embed fonts/NotoSansLao-Regular.ttf
+	laoRegular []byte
+	//go:embed fonts/NotoSansLao-Bold.ttf
+	laoBold []byte
 )
 
-const fontFamily = "dejavu"
+const (
+	fontFamily = "dejavu"
+	laoFamily  = "notolao"
+)
+
+func isLao(r rune) bool { return r >= 0x0E80 && r <= 0x0EFF }
+
+func hasLao(s string) bool { return strings.ContainsFunc(s, isLao) }
+
+// textRun is a piece of a string drawn with one font.
+type textRun struct {
+	s   string
+	lao bool
+}
+
+// splitRuns cuts s into runs of Lao and non-Lao text; spaces and marks
+// stay with the run they are in.
+func splitRuns(s string) []textRun {
+	var out []textRun
+	var b strings.Builder
+	cur := false
+	for _, r := range s {
+		l := isLao(r)
+		if r == ' ' {
+			l = cur
+		}
+		if l != cur && b.Len() > 0 {
+			out = append(out, textRun{b.String(), cur})
+			b.Reset()
+		}
+		cur = l
+		b.WriteRune(r)
+	}
+	if b.Len() > 0 {
+		out = append(out, textRun{b.String(), cur})
+	}
+	return out
+}
+
+// setFont selects the report font (DejaVu, or Noto Sans Lao for Lao runs).
+func (d *doc) setFont(style string, size float64) {
+	d.style, d.size = style, size
+	d.pdf.SetFont(fontFamily, style, size)
+}
+
+func (d *doc) useRun(lao bool) {
+	if lao {
+		d.pdf.SetFont(laoFamily, d.style, d.size)
+	} else {
+		d.setFont(d.style, d.size)
+	}
+}
+
+// strWidth is the printed width of s in mm at the current font and size.
+func (d *doc) strWidth(s string) float64 {
+	if !hasLao(s) {
+		return d.pdf.GetStringWidth(s)
+	}
+	w := 0.0
+	for _, r := range splitRuns(s) {
+		d.useRun(r.lao)
+		w += d.pdf.GetStringWidth(r.s)
+	}
+	d.useRun(false)
+	return w
+}
+
+// cell is CellFormat that also prints Lao runs with the Lao font.
+func (d *doc) cell(w, h float64, s, border string, ln int, align string, fill bool) {
+	p := d.pdf
+	if !hasLao(s) {
+		p.CellFormat(w, h, s, border, ln, align, fill, 0, "")
+		return
+	}
+	x, y := p.GetXY()
+	p.CellFormat(w, h, "", border, 0, "", fill, 0, "")
+	m := p.GetCellMargin()
+	tw := d.strWidth(s)
+	cx := x + m
+	switch align {
+	case "R":
+		cx = x + w - m - tw
+	case "C":
+		cx = x + (w-tw)/2
+	}
+	_, unit := p.GetFontSize()
+	base := y + h/2 + 0.3*unit
+	for _, r := range splitRuns(s) {
+		d.useRun(r.lao)
+		p.Text(cx, base, r.s)
+		cx += p.GetStringWidth(r.s)
+	}
+	d.useRun(false)
+	switch ln {
+	case 1:
+		p.SetXY(d.left, y+h)
+	case 2:
+		p.SetXY(x, y+h)
+	default:
+		p.SetXY(x+w, y)
+	}
+}
+
+// multi is MultiCell; text with Lao in it is printed on one line, cut to
+// fit (gofpdf cannot wrap mixed fonts).
+func (d *doc) multi(w, h float64, s, align string) {
+	if !hasLao(s) {
+		d.pdf.MultiCell(w, h, s, "", align, false)
+		return
+	}
+	d.cell(w, h, d.fit(s, w-2*d.pdf.GetCellMargin()), "", 1, align, false)
+}
+
+// lines is how many lines multi prints s on in width w.
+func (d *doc) lines(s string, w float64) int {
+	if hasLao(s) {
+		return 1
+	}
+	return max(1, len(d.pdf.SplitText(s, w)))
+}
 
 // PageSize is a paper size of the PDFs.
 type PageSize string
@@ -50,6 +174,8 @@ func ParsePageSize(s string) (PageSize, error) {
 type doc struct {
 	pdf        *gofpdf.Fpdf
 	w, h       float64 // page size, mm
+	style      string  // current font style and size (see setFont)
+	size       float64
 	left, top  float64
 	right, bot float64
 }
@@ -63,6 +189,8 @@ func newDoc(size PageSize, title, footer string, created time.Time) (*doc, error
 	p := gofpdf.New("P", "mm", string(size), "")
 	p.AddUTF8FontFromBytes(fontFamily, "", fontRegular)
 	p.AddUTF8FontFromBytes(fontFamily, "B", fontBold)
+	p.AddUTF8FontFromBytes(laoFamily, "", laoRegular)
+	p.AddUTF8FontFromBytes(laoFamily, "B", laoBold)
 	p.SetMargins(15, 15, 15)
 	p.SetAutoPageBreak(false, 18)
 	p.SetTitle(title, true)
@@ -73,10 +201,12 @@ func newDoc(size PageSize, title, footer string, created time.Time) (*doc, error
 	d := &doc{pdf: p, left: 15, top: 15, right: 15, bot: 18}
 	d.w, d.h = p.GetPageSize()
 	p.SetFooterFunc(func() {
+		style, size := d.style, d.size
+		defer d.setFont(style, size)
 		p.SetY(d.h - 12)
-		p.SetFont(fontFamily, "", 7)
+		d.setFont("", 7)
 		p.SetTextColor(90, 90, 90)
-		p.CellFormat(d.w-d.left-d.right-30, 4, footer, "T", 0, "L", false, 0, "")
+		d.cell(d.w-d.left-d.right-30, 4, d.fit(footer, d.w-d.left-d.right-32), "T", 0, "L", false)
 		p.CellFormat(30, 4, fmt.Sprintf("Page %d of {nb}", p.PageNo()), "T", 0, "R", false, 0, "")
 		p.SetTextColor(0, 0, 0)
 	})
@@ -94,25 +224,24 @@ func (d *doc) need(h float64) {
 
 func (d *doc) heading(s string, size float64) {
 	d.need(size + 14)
-	d.pdf.SetFont(fontFamily, "B", size)
-	d.pdf.MultiCell(d.width(), size*0.5, s, "", "L", false)
+	d.setFont("B", size)
+	d.multi(d.width(), size*0.5, s, "L")
 	d.pdf.Ln(2)
 }
 
 func (d *doc) para(s string) {
-	d.pdf.SetFont(fontFamily, "", 9)
-	lines := d.pdf.SplitText(s, d.width())
-	d.need(float64(len(lines)) * 4.5)
-	d.pdf.MultiCell(d.width(), 4.5, s, "", "L", false)
+	d.setFont("", 9)
+	d.need(float64(d.lines(s, d.width())) * 4.5)
+	d.multi(d.width(), 4.5, s, "L")
 }
 
 // fit shortens s with an ellipsis until it fits in w mm at the current font.
 func (d *doc) fit(s string, w float64) string {
-	if d.pdf.GetStringWidth(s) <= w {
+	if d.strWidth(s) <= w {
 		return s
 	}
 	r := []rune(s)
-	for len(r) > 0 && d.pdf.GetStringWidth(string(r)+"…") > w {
+	for len(r) > 0 && d.strWidth(string(r)+"…") > w {
 		r = r[:len(r)-1]
 	}
 	return string(r) + "…"
@@ -148,7 +277,7 @@ func (d *doc) table(t *Table) {
 	}
 	allW := append([]float64{labelW}, widths...)
 	header := func() {
-		p.SetFont(fontFamily, "B", 7.5)
+		d.setFont("B", 7.5)
 		p.SetFillColor(225, 232, 240)
 		lines := 1
 		for i, h := range heads {
@@ -180,27 +309,27 @@ func (d *doc) table(t *Table) {
 			style = "B"
 			p.SetFillColor(240, 240, 240)
 		}
-		p.SetFont(fontFamily, style, 7.5)
-		p.CellFormat(labelW, lineH, d.fit(r.Label, labelW-1), "B", 0, "L", bold, 0, "")
+		d.setFont(style, 7.5)
+		d.cell(labelW, lineH, d.fit(r.Label, labelW-1), "B", 0, "L", bold)
 		for i, c := range r.Cells {
 			align := "R"
 			if t.Formats[i] == FormatText {
 				align = "L"
 			}
-			p.CellFormat(widths[i], lineH, d.fit(c.Format(t.Formats[i]), widths[i]-1), "B", 0, align, bold, 0, "")
+			d.cell(widths[i], lineH, d.fit(c.Format(t.Formats[i]), widths[i]-1), "B", 0, align, bold)
 		}
 		if t.RowTotal {
 			s := ""
 			if r.Total != nil {
 				s = r.Total.Format(t.Formats[0])
 			}
-			p.SetFont(fontFamily, "B", 7.5)
+			d.setFont("B", 7.5)
 			p.CellFormat(widths[cols-1], lineH, s, "B", 0, "R", bold, 0, "")
 		}
 		p.Ln(lineH)
 	}
 	if len(t.Rows) == 0 {
-		p.SetFont(fontFamily, "", 8)
+		d.setFont("", 8)
 		p.CellFormat(d.width(), lineH, "No records.", "", 1, "L", false, 0, "")
 	}
 	for i := range t.Rows {
@@ -210,7 +339,7 @@ func (d *doc) table(t *Table) {
 		row(t.Total, true)
 	}
 	if t.Note != "" {
-		p.SetFont(fontFamily, "", 7)
+		d.setFont("", 7)
 		p.SetTextColor(80, 80, 80)
 		p.MultiCell(d.width(), 3.5, t.Note, "", "L", false)
 		p.SetTextColor(0, 0, 0)
@@ -242,7 +371,7 @@ func (d *doc) chart(c *Chart) {
 	labelW, valueW := 45.0, 24.0
 	barW := d.width() - labelW - valueW
 	// Legend.
-	p.SetFont(fontFamily, "", 7)
+	d.setFont("", 7)
 	x := d.left + labelW
 	for i, s := range c.Series {
 		col := palette[i%len(palette)]
@@ -256,8 +385,8 @@ func (d *doc) chart(c *Chart) {
 	p.Ln(6)
 	for i, l := range c.Labels {
 		y := p.GetY()
-		p.SetFont(fontFamily, "", 7)
-		p.CellFormat(labelW, barH, d.fit(l, labelW-2), "", 0, "L", false, 0, "")
+		d.setFont("", 7)
+		d.cell(labelW, barH, d.fit(l, labelW-2), "", 0, "L", false)
 		bx := d.left + labelW
 		total := 0.0
 		for j, v := range c.Values[i] {
@@ -298,16 +427,16 @@ func WriteNeedsPDF(w io.Writer, r *Report, size PageSize) error {
 	p := d.pdf
 	p.AddPage()
 	p.SetY(40)
-	p.SetFont(fontFamily, "B", 24)
+	d.setFont("B", 24)
 	p.MultiCell(d.width(), 11, "Needs assessment", "", "L", false)
-	p.SetFont(fontFamily, "", 12)
+	d.setFont("", 12)
 	p.MultiCell(d.width(), 6, "Convention on Cluster Munitions: cooperation and assistance (Article 6)", "", "L", false)
 	p.Ln(8)
 	kv := func(k, v string) {
-		p.SetFont(fontFamily, "B", 10)
+		d.setFont("B", 10)
 		p.CellFormat(55, 6, k, "", 0, "L", false, 0, "")
-		p.SetFont(fontFamily, "", 10)
-		p.MultiCell(d.width()-55, 6, v, "", "L", false)
+		d.setFont("", 10)
+		d.multi(d.width()-55, 6, v, "L")
 	}
 	kv("State", orDash(strings.TrimSpace(state+programmeSuffix(r.Meta))))
 	kv("Period", r.Period)
@@ -326,9 +455,9 @@ func WriteNeedsPDF(w io.Writer, r *Report, size PageSize) error {
 	p.Ln(8)
 	d.heading("Key figures", 14)
 	for _, f := range r.KeyFigures {
-		p.SetFont(fontFamily, "", 10)
-		p.CellFormat(110, 7, f.Label, "B", 0, "L", false, 0, "")
-		p.SetFont(fontFamily, "B", 11)
+		d.setFont("", 10)
+		d.cell(110, 7, f.Label, "B", 0, "L", false)
+		d.setFont("B", 11)
 		p.CellFormat(d.width()-110, 7, f.Value.Format(f.Format), "B", 1, "R", false, 0, "")
 	}
 	for si := range r.Sections {

@@ -58,7 +58,7 @@ func personalValues(t *testing.T, src *memSource) []string {
 
 func TestNeedsPDF(t *testing.T) {
 	src := demoSource(t, 5, 1500)
-	meta := reports.Meta{State: "République démocratique populaire lao — Việt Nam test", Programme: "LAO", GeneratedAt: testNow, LastSync: testNow.Add(-3600e9), Device: "Bureau Phonsavan"}
+	meta := reports.Meta{State: "République démocratique populaire lao — Việt Nam — ສປປ ລາວ", Programme: "LAO", GeneratedAt: testNow, LastSync: testNow.Add(-3600e9), Device: "Bureau Phonsavan"}
 	rep, err := reports.Build(context.Background(), src, forms.Builtin(), reports.Filter{}, meta)
 	if err != nil {
 		t.Fatal(err)

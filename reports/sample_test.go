@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/ccmcollect/ccmcollect/forms"
@@ -30,6 +31,15 @@ func TestWriteSample(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(*samplePDF, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// And a case sheet, with Lao and Vietnamese text, personal data hidden.
+	buf.Reset()
+	err = reports.WriteCaseSheet(&buf, caseHistory(t), forms.Builtin(), reports.CaseSheetOptions{GeneratedAt: testNow, Device: "NRA Vientiane desk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(strings.TrimSuffix(*samplePDF, ".pdf")+"-case-sheet.pdf", buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
