@@ -516,7 +516,7 @@ func runRecordShow(ctx context.Context, env *Env, args []string) error {
 	}
 	f, ferr := forms.Builtin().Get(r.FormID, r.FormVersion)
 	hide := func(d map[string]any) map[string]any {
-		if d == nil || ferr != nil {
+		if len(d) == 0 || ferr != nil {
 			return d
 		}
 		d = f.Compute(d)

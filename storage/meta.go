@@ -269,10 +269,10 @@ func (w *writer) putMeta(id string, old, m *recordMeta, data map[string]any, tou
 		w.counts[string(countKey(old.FormID, old.ListedAs))]--
 	}
 	if touch || old == nil || m.Updated == 0 {
-		m.Updated = w.now.UnixNano()
-		if old != nil && m.Updated <= old.Updated {
-			m.Updated = old.Updated + 1
-		}
+		// Updated times are unique and increasing across the store, so
+		// "newest first" is exact even when the clock stands still.
+		m.Updated = max(w.now.UnixNano(), w.s.lastUpdated+1)
+		w.s.lastUpdated = m.Updated
 	}
 	m.Listed = m.listed()
 	m.ListedAs = ""

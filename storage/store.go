@@ -97,18 +97,21 @@ type Identity struct {
 // Store is an open local store. It is safe for concurrent use; writes are
 // serialised.
 type Store struct {
-	db     *badger.DB
-	dir    string
-	hdr    []byte // the key header file as read, for backups
-	key    []byte // the data key, for backups
-	forms  *forms.Registry
-	now    func() time.Time
-	log    *slog.Logger
-	wmu    sync.Mutex // serialises writers, so counters never race
-	gc     *gcLoop
-	gcStop context.CancelFunc
-	gcDone chan struct{}
-	closed sync.Once
+	db    *badger.DB
+	dir   string
+	hdr   []byte // the key header file as read, for backups
+	key   []byte // the data key, for backups
+	forms *forms.Registry
+	now   func() time.Time
+	log   *slog.Logger
+	wmu   sync.Mutex // serialises writers, so counters never race
+	// lastUpdated is the newest record update time (unix ns) handed out;
+	// guarded by wmu.
+	lastUpdated int64
+	gc          *gcLoop
+	gcStop      context.CancelFunc
+	gcDone      chan struct{}
+	closed      sync.Once
 }
 
 // Exists reports whether a store was created in dir.
@@ -197,6 +200,10 @@ func openDB(o Options, key, hdr []byte) (*Store, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if err := s.loadLastUpdated(); err != nil {
+		db.Close()
+		return nil, err
 	}
 	interval := o.gcInterval
 	if interval == 0 {
@@ -375,4 +382,22 @@ func (g *gcLoop) round(ctx context.Context) int {
 		n++
 	}
 	return n
+}
+
+// loadLastUpdated reads the newest update time from the all-forms index,
+// whose first key is the newest record.
+func (s *Store) loadLastUpdated() error {
+	return s.db.View(func(txn *badger.Txn) error {
+		p := []byte{pAll}
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+		defer it.Close()
+		it.Seek(p)
+		if it.ValidForPrefix(p) {
+			k := it.Item().Key()
+			if len(k) >= 9 {
+				s.lastUpdated = int64(^u64(k[1:9]))
+			}
+		}
+		return nil
+	})
 }

@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ccmcollect/ccmcollect/forms"
+)
+
+// recStoreEnv is a test Env on a fresh data directory with a passphrase set.
+type recStoreEnv struct {
+	t    *testing.T
+	dir  string
+	pass string
+}
+
+func newRecStoreEnv(t *testing.T) *recStoreEnv {
+	t.Helper()
+	return &recStoreEnv{t: t, dir: filepath.Join(t.TempDir(), "data"), pass: "field laptop"}
+}
+
+// run runs a command and returns its exit status, stdout and stderr.
+func (s *recStoreEnv) run(args ...string) (int, string, string) {
+	s.t.Helper()
+	env, out, errb := testEnv()
+	env.Getenv = func(k string) string {
+		if k == passphraseEnv {
+			return s.pass
+		}
+		return ""
+	}
+	code := Run(context.Background(), env, append([]string{"--data", s.dir}, args...))
+	return code, out.String(), errb.String()
+}
+
+func writeTestFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const goodCasualty = `{"incident_date":"2024-03-12","adm1":"Xiangkhouang","outcome":"injured","sex":"male","age":9,"consent":"yes","name":"Private Name"}`
+
+func lastOutLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+func TestRecordCommands(t *testing.T) {
+	s := newRecStoreEnv(t)
+	code, out, errs := s.run("record", "add", "--form", "casualty", "--file", writeTestFile(t, "a.json", goodCasualty))
+	if code != 0 {
+		t.Fatalf("add: %d %s", code, errs)
+	}
+	id := lastOutLine(out)
+	code, _, errs = s.run("record", "add", "--form", "casualty", "--file", writeTestFile(t, "b.json", `{"adm1":"X","sex":"robot"}`))
+	if code != 1 || !strings.Contains(errs, "sex") || !strings.Contains(errs, "incident_date") {
+		t.Fatalf("invalid add: %d %s", code, errs)
+	}
+	if code, _, errs = s.run("record", "add", "--form", "casualty", "--file", writeTestFile(t, "c.json", `{"adm1":"Draftland"}`), "--draft"); code != 0 {
+		t.Fatalf("draft add: %s", errs)
+	}
+	code, out, _ = s.run("record", "list", "--json")
+	var l listOutput
+	if code != 0 || json.Unmarshal([]byte(out), &l) != nil || len(l.Records) != 2 || l.Records[1].ID != id {
+		t.Fatalf("list: %d %s", code, out)
+	}
+	if strings.Contains(out, "Private") {
+		t.Fatal("list shows personal data")
+	}
+	code, out, _ = s.run("record", "show", id, "--json")
+	if code != 0 || strings.Contains(out, "Private Name") || !strings.Contains(out, `"age_group": "child"`) {
+		t.Fatalf("show: %s", out)
+	}
+	if _, out, _ = s.run("record", "show", id, "--personal"); !strings.Contains(out, "Private Name") {
+		t.Fatalf("show --personal: %s", out)
+	}
+	edited := strings.Replace(goodCasualty, `"age":9`, `"age":10`, 1)
+	if code, out, errs = s.run("record", "edit", id, "--file", writeTestFile(t, "e.json", edited), "--json"); code != 0 || !strings.Contains(out, `"rev":"2-`) {
+		t.Fatalf("edit: %d %s %s", code, out, errs)
+	}
+	if code, _, errs = s.run("record", "delete", id); code != 0 {
+		t.Fatalf("delete: %s", errs)
+	}
+	_, out, _ = s.run("record", "show", id, "--json", "--history")
+	var shown showOutput
+	if err := json.Unmarshal([]byte(out), &shown); err != nil || !shown.Deleted || len(shown.History) != 3 || shown.Data != nil {
+		t.Fatalf("show after delete: %v %s", err, out)
+	}
+	if code, _, errs = s.run("record", "show", "no-such-id"); code != 1 || !strings.Contains(errs, "not found") {
+		t.Fatalf("show unknown: %d %s", code, errs)
+	}
+	s.pass = "not it"
+	if code, _, errs = s.run("record", "list"); code != 1 || !strings.Contains(errs, "wrong passphrase") {
+		t.Fatalf("wrong passphrase: %d %s", code, errs)
+	}
+}
+
+func TestRecordImport(t *testing.T) {
+	s := newRecStoreEnv(t)
+	good := `{"incident_date":"2024-01-01","adm1":"A","outcome":"killed","sex":"female"}`
+	bad := writeTestFile(t, "bad.jsonl", good+"\n\n{\"adm1\":\"B\"}\nnot json\n"+good+"\n")
+	code, _, errs := s.run("record", "import", "--form", "casualty", "--file", bad)
+	if code != 1 || !strings.Contains(errs, "line 3:") || !strings.Contains(errs, "line 4:") || strings.Contains(errs, "line 1:") {
+		t.Fatalf("bad import: %d %s", code, errs)
+	}
+	if _, out, _ := s.run("record", "list", "--json"); !strings.Contains(out, `"records":[]`) {
+		t.Fatalf("a failed import saved records: %s", out)
+	}
+	code, out, errs := s.run("record", "import", "--form", "casualty", "--file", writeTestFile(t, "ok.jsonl", good+"\n"+good+"\n"), "--json")
+	if code != 0 || !strings.Contains(out, `"imported":2`) {
+		t.Fatalf("import: %d %s %s", code, out, errs)
+	}
+	// CSV with the form's own columns.
+	f, _ := forms.Builtin().Latest("hazard_area")
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	w.Write(f.Columns())
+	for _, code := range []string{"HA-1", "HA-2", "HA-3"} {
+		w.Write(f.Flatten(map[string]any{"area_code": code, "adm1": "Champasak", "survey_date": "2024-02-01", "status": "sha", "area_m2": 1200.5}))
+	}
+	w.Flush()
+	code, out, errs = s.run("record", "import", "--form", "hazard_area", "--file", writeTestFile(t, "h.csv", b.String()))
+	if code != 0 || !strings.Contains(out, "imported 3") {
+		t.Fatalf("csv import: %d %s %s", code, out, errs)
+	}
+	if _, out, _ = s.run("record", "list", "--form", "hazard_area", "--text", "ha-2"); strings.Count(out, "\n") != 1 || !strings.Contains(out, "HA-2") {
+		t.Fatalf("search: %s", out)
+	}
+	badCSV := strings.Replace(b.String(), "1200.5", "-3", 1)
+	code, _, errs = s.run("record", "import", "--form", "hazard_area", "--file", writeTestFile(t, "bad.csv", badCSV))
+	if code != 1 || !strings.Contains(errs, "line 2:") || !strings.Contains(errs, "area_m2") {
+		t.Fatalf("bad csv: %d %s", code, errs)
+	}
+}
+
+func TestBackupRestoreCommands(t *testing.T) {
+	s := newRecStoreEnv(t)
+	_, out, _ := s.run("record", "add", "--form", "casualty", "--file", writeTestFile(t, "a.json", goodCasualty))
+	id := lastOutLine(out)
+	bak := filepath.Join(t.TempDir(), "store.bak")
+	if code, _, errs := s.run("backup", "--out", bak); code != 0 {
+		t.Fatalf("backup: %s", errs)
+	}
+	if code, _, errs := s.run("restore", bak); code != 1 || !strings.Contains(errs, "--force") {
+		t.Fatalf("restore over a store: %d %s", code, errs)
+	}
+	other := &recStoreEnv{t: t, dir: filepath.Join(t.TempDir(), "other"), pass: s.pass}
+	if code, _, errs := other.run("restore", bak); code != 0 {
+		t.Fatalf("restore: %s", errs)
+	}
+	if code, out, _ := other.run("record", "show", id); code != 0 || !strings.Contains(out, id) {
+		t.Fatalf("restored record: %s", out)
+	}
+	s.run("record", "delete", id)
+	if code, _, errs := s.run("restore", bak, "--force"); code != 0 {
+		t.Fatalf("restore --force: %s", errs)
+	}
+	if _, out, _ := s.run("record", "show", id, "--json"); !strings.Contains(out, `"deleted": false`) {
+		t.Fatalf("forced restore did not bring back the backup: %s", out)
+	}
+}
