@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	stdsync "sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 
@@ -19,47 +20,133 @@ import (
 // and for the hub's own view of the body size.
 const pushMargin = 512 << 10
 
-// pushChunk and pushChunkBytes bound one read of the outbox; its entries
-// are sent in several pushes while the next batch is being encoded.
-const (
-	pushChunk      = 10000
-	pushChunkBytes = 64 << 20
-)
+// pushChunk is how many new entries one read of the outbox asks for; they
+// are sent in several pushes.
+const pushChunk = 5000
 
 // batch is one push: the outbox entries it carries and its gzip body.
 type batch struct {
 	entries []storage.OutboxEntry
 	revs    [][]byte // JSON of each revision
 	gz      []byte
-	err     error
 }
 
 // push sends the outbox, oldest first, until it is empty or an error stops
 // it. Batches are sent one after another (a later batch may hold children of
-// an earlier one) while the next is encoded and compressed.
+// an earlier one). Three stages overlap so that the client's and the hub's
+// work run side by side:
+//
+//  1. a reader reads the outbox in chunks and encodes and compresses
+//     batches, one batch ahead of the sender;
+//  2. the sender pushes a batch and waits for the hub's answers;
+//  3. a recorder applies the answers to the outbox (ack or reject), in
+//     order, while the next batch is being pushed.
+//
+// Recording an answer late is safe: until it is recorded the entry stays in
+// the outbox, and sending it again only yields "duplicate". Everything
+// answered is recorded before push returns, also on error.
 func (e *Engine) push(ctx context.Context, c *hubClient, id storage.Identity, res *Result) error {
 	total, err := e.store.OutboxLen(ctx)
 	if err != nil {
 		return fmt.Errorf("reading outbox: %w", err)
 	}
 	e.update(func(s *Status) { s.Total, s.Done = total, 0 })
-	done := 0
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		firstErr error
+		errOnce  stdsync.Once
+	)
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err })
+		cancel()
+	}
+	var pending atomic.Int64 // entries read but not yet recorded
+	progress := make(chan struct{}, 1)
+	batches := make(chan *batch, 1)
+	outcomes := make(chan outcome, 1)
+
+	var wg stdsync.WaitGroup
+	wg.Add(2)
+	go func() { // reader
+		defer wg.Done()
+		defer close(batches)
+		if err := e.readOutbox(ctx, id, &pending, progress, batches); err != nil {
+			fail(err)
+		}
+	}()
+	go func() { // recorder
+		defer wg.Done()
+		done := 0
+		for o := range outcomes {
+			if err := e.record(context.WithoutCancel(ctx), o); err != nil {
+				fail(err)
+				continue
+			}
+			res.add(o.res)
+			done += o.n
+			n := done
+			e.update(func(s *Status) { s.Done, s.Total = n, max(s.Total, n) })
+			pending.Add(-int64(o.n))
+			select {
+			case progress <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	for b := range batches { // sender
+		if ctx.Err() != nil {
+			continue // drain
+		}
+		o, err := e.sendBatch(ctx, c, b)
+		if err != nil {
+			fail(err)
+			continue
+		}
+		outcomes <- o
+	}
+	close(outcomes)
+	wg.Wait()
+	return firstErr
+}
+
+// readOutbox reads the outbox in chunks and sends encoded batches to out
+// until every entry read has been recorded and no new one is pending. A
+// chunk is read while earlier entries are still on their way, so it skips
+// the entries already read (their sequence numbers are at most lastSeq).
+func (e *Engine) readOutbox(ctx context.Context, id storage.Identity, pending *atomic.Int64, progress <-chan struct{}, out chan<- *batch) error {
 	var lastSeq uint64
 	for {
-		entries, err := e.store.PendingOutbox(ctx, pushChunk, pushChunkBytes)
+		inFlight := int(pending.Load())
+		entries, err := e.store.PendingOutbox(ctx, pushChunk+inFlight, 0)
 		if err != nil {
 			return fmt.Errorf("reading outbox: %w", err)
 		}
-		if len(entries) == 0 {
-			return nil
+		k := 0
+		for k < len(entries) && entries[k].Seq <= lastSeq {
+			k++
 		}
-		if entries[0].Seq <= lastSeq {
-			// Every entry sent was acknowledged or rejected; seeing one again
-			// means the store did not record that, and looping would spin.
-			return fmt.Errorf("outbox did not advance past entry %d", lastSeq)
+		entries = entries[k:]
+		if len(entries) == 0 {
+			if k > inFlight || inFlight == 0 {
+				if k > 0 {
+					// Every entry read was recorded, yet the store still
+					// lists it: looping would spin.
+					return fmt.Errorf("outbox did not advance past entry %d", lastSeq)
+				}
+				return nil // all sent and recorded
+			}
+			select { // wait for the recorder, then look again
+			case <-progress:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			continue
 		}
 		lastSeq = entries[len(entries)-1].Seq
-		if err := e.pushChunk(ctx, c, id, entries, res, &done); err != nil {
+		pending.Add(int64(len(entries)))
+		if err := e.encodeBatches(ctx, entries, id, out); err != nil {
 			return err
 		}
 	}
@@ -77,66 +164,6 @@ type outcome struct {
 type rejection struct {
 	seq    uint64
 	reason string
-}
-
-// pushChunk sends entries in batches and records progress in done. Three
-// stages overlap: encoding the next batch, the hub working on the current
-// one, and recording the answers to the previous one in the store. The
-// answers are recorded in order; all of them are recorded before pushChunk
-// returns. Recording an answer late is safe: until it is recorded the entry
-// stays in the outbox, and sending it again only yields "duplicate".
-func (e *Engine) pushChunk(ctx context.Context, c *hubClient, id storage.Identity, entries []storage.OutboxEntry, res *Result, done *int) (err error) {
-	ectx, cancel := context.WithCancel(ctx)
-	batches := e.encodeBatches(ectx, entries, id)
-	outcomes := make(chan outcome, 1)
-	recorded := make(chan error, 1)
-	go func() {
-		var rerr error
-		for o := range outcomes {
-			if rerr == nil {
-				rerr = e.record(ctx, o)
-			}
-			if rerr == nil {
-				res.add(o.res)
-				*done += o.n
-				n := *done
-				e.update(func(s *Status) { s.Done, s.Total = n, max(s.Total, n) })
-			} else {
-				cancel()
-			}
-		}
-		recorded <- rerr
-	}()
-	defer func() {
-		cancel()
-		for range batches { // the encoder never outlives the push
-		}
-		close(outcomes)
-		if rerr := <-recorded; rerr != nil && err == nil {
-			err = rerr
-		}
-	}()
-	for b := range batches {
-		if b.err != nil {
-			return b.err
-		}
-		if ectx.Err() != nil {
-			return ctx.Err() // the recorder failed (its error wins) or ctx ended
-		}
-		o, err := e.sendBatch(ectx, c, b)
-		if err != nil {
-			if ctx.Err() == nil && ectx.Err() != nil {
-				return nil // the recorder failed: its error is returned
-			}
-			return err
-		}
-		select {
-		case outcomes <- o:
-		case <-ectx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
 }
 
 // record applies one batch's answers to the outbox.
@@ -163,63 +190,56 @@ func (r *Result) add(o Result) {
 }
 
 // encodeBatches splits entries into batches bounded by PushBatch and
-// PushBytes and encodes them in a goroutine, one batch ahead of the sender.
-// The channel is closed after the last batch or the first error.
-func (e *Engine) encodeBatches(ctx context.Context, entries []storage.OutboxEntry, id storage.Identity) <-chan *batch {
-	out := make(chan *batch, 1)
-	go func() {
-		defer close(out)
-		cur := &batch{}
-		size := 0
-		flush := func() bool {
-			if len(cur.entries) == 0 {
-				return true
-			}
-			cur.gz, cur.err = gzipBody(cur.revs)
-			select {
-			case out <- cur:
-			case <-ctx.Done():
-				return false
-			}
-			cur, size = &batch{}, 0
-			return cur.err == nil
+// PushBytes, encodes and compresses them, and sends them to out.
+func (e *Engine) encodeBatches(ctx context.Context, entries []storage.OutboxEntry, id storage.Identity, out chan<- *batch) error {
+	cur := &batch{}
+	size := 0
+	flush := func() error {
+		if len(cur.entries) == 0 {
+			return nil
 		}
-		for _, en := range entries {
-			r := en.Rev
-			if r.Programme == "" || r.DeviceID == "" || r.User == "" {
-				// Saved before enrolment: the envelope is not part of the rev.
-				r = r.Clone()
-				if r.Programme == "" {
-					r.Programme = id.Programme
-				}
-				if r.DeviceID == "" {
-					r.DeviceID = id.DeviceID
-				}
-				if r.User == "" {
-					r.User = id.User
-				}
-			}
-			js, err := json.Marshal(r)
-			if err != nil {
-				cur.err = fmt.Errorf("encoding outbox entry %d: %w", en.Seq, err)
-				select {
-				case out <- cur:
-				case <-ctx.Done():
-				}
-				return
-			}
-			if len(cur.entries) > 0 && (len(cur.entries) >= e.o.PushBatch || size+len(js)+1 > e.o.PushBytes) {
-				if !flush() {
-					return
-				}
-			}
-			cur.entries = append(cur.entries, en)
-			cur.revs = append(cur.revs, js)
-			size += len(js) + 1
+		gz, err := gzipBody(cur.revs)
+		if err != nil {
+			return err
 		}
-		flush()
-	}()
-	return out
+		cur.gz = gz
+		select {
+		case out <- cur:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		cur, size = &batch{}, 0
+		return nil
+	}
+	for _, en := range entries {
+		r := en.Rev
+		if r.Programme == "" || r.DeviceID == "" || r.User == "" {
+			// Saved before enrolment: the envelope is not part of the rev.
+			r = r.Clone()
+			if r.Programme == "" {
+				r.Programme = id.Programme
+			}
+			if r.DeviceID == "" {
+				r.DeviceID = id.DeviceID
+			}
+			if r.User == "" {
+				r.User = id.User
+			}
+		}
+		js, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("encoding outbox entry %d: %w", en.Seq, err)
+		}
+		if len(cur.entries) > 0 && (len(cur.entries) >= e.o.PushBatch || size+len(js)+1 > e.o.PushBytes) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		cur.entries = append(cur.entries, en)
+		cur.revs = append(cur.revs, js)
+		size += len(js) + 1
+	}
+	return flush()
 }
 
 var gzPool = stdsync.Pool{New: func() any {
