@@ -520,11 +520,19 @@ func (a *aggregator) need(d map[string]any) {
 func comparePriority(x, y priorityItem) int {
 	return cmp.Or(
 		cmp.Compare(boolInt(x.status == "met"), boolInt(y.status == "met")),
-		cmp.Compare(index(append(slices.Clone(priorities), ""), x.priority), index(append(slices.Clone(priorities), ""), y.priority)),
+		cmp.Compare(priorityRank(x.priority), priorityRank(y.priority)),
 		cmp.Compare(y.gap, x.gap),
 		strings.Compare(x.title, y.title),
 		strings.Compare(x.start, y.start),
 	)
+}
+
+// priorityRank orders high, medium, low, then needs without a priority.
+func priorityRank(p string) int {
+	if i := slices.Index(priorities, p); i >= 0 {
+		return i
+	}
+	return len(priorities)
 }
 
 func boolInt(b bool) int {

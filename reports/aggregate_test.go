@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -447,5 +448,41 @@ func TestBuildUnknownFormVersion(t *testing.T) {
 	_, err := reports.Build(context.Background(), src, forms.Builtin(), reports.Filter{}, reports.Meta{})
 	if !errors.Is(err, forms.ErrUnknownForm) {
 		t.Fatalf("got %v, want ErrUnknownForm", err)
+	}
+}
+
+func TestPriorityList(t *testing.T) {
+	src := demoSource(t, 17, 3000)
+	rep, err := reports.Build(context.Background(), src, forms.Builtin(), reports.Filter{}, reports.Meta{GeneratedAt: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := rep.Section(reports.SectionNeeds).Table(reports.TablePriorityList)
+	// Independently: the open needs with high priority, largest gap first.
+	var gaps []float64
+	for _, rev := range src.byForm["needs_assessment"] {
+		d := rev.Data
+		if d["status"] == "met" || d["priority"] != "high" {
+			continue
+		}
+		nat, _ := d["secured_national"].(float64)
+		intl, _ := d["secured_international"].(float64)
+		gaps = append(gaps, d["quantity"].(float64)*d["unit_cost"].(float64)-nat-intl)
+	}
+	if len(gaps) < reports.PriorityListLen {
+		t.Fatalf("only %d open high-priority needs; the data set is too small for this test", len(gaps))
+	}
+	slices.Sort(gaps)
+	slices.Reverse(gaps)
+	if len(tb.Rows) != reports.PriorityListLen {
+		t.Fatalf("priority list has %d rows, want %d", len(tb.Rows), reports.PriorityListLen)
+	}
+	for i, r := range tb.Rows {
+		if r.Cells[2].Text != "high" || r.Cells[3].Text == "met" {
+			t.Errorf("row %d: priority %s, status %s", i+1, r.Cells[2].Text, r.Cells[3].Text)
+		}
+		if !near(r.Cells[5].N, gaps[i]) {
+			t.Errorf("row %d: gap %v, want %v", i+1, r.Cells[5].N, gaps[i])
+		}
 	}
 }
