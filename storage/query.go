@@ -85,6 +85,10 @@ func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 		to = q.To.Format(time.DateOnly)
 	}
 	text := strings.ToLower(strings.TrimSpace(q.Text))
+	var rawText []byte
+	if text != "" && !strings.ContainsAny(text, "<>&\"\\\u2028\u2029") && strings.IndexFunc(text, func(r rune) bool { return r < 0x20 }) < 0 {
+		rawText = []byte(text)
+	}
 	match := func(sm *summary) bool {
 		switch {
 		case q.Status != "" && sm.Status != q.Status,
@@ -109,10 +113,19 @@ func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 				continue
 			}
 			var sm summary
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &sm) }); err != nil {
+			skip := false
+			if err := it.Item().Value(func(v []byte) error {
+				// The summary holds the search text lower-cased as is, so a
+				// value without the text cannot match: skip decoding it.
+				if rawText != nil && !bytes.Contains(v, rawText) {
+					skip = true
+					return nil
+				}
+				return json.Unmarshal(v, &sm)
+			}); err != nil {
 				return fmt.Errorf("decoding list index: %w", err)
 			}
-			if !match(&sm) {
+			if skip || !match(&sm) {
 				continue
 			}
 			if len(page.Records) == limit {

@@ -562,3 +562,44 @@ func TestGCLoopStops(t *testing.T) {
 		t.Fatal("second close:", err)
 	}
 }
+
+// TestListAndCountMemoryFlat checks that listing a page and counting cost
+// the same allocations whatever the number of records.
+func TestListAndCountMemoryFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("imports several thousand records")
+	}
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	measure := func() (float64, float64) {
+		list := testing.AllocsPerRun(5, func() {
+			if _, err := s.List(ctx, Query{FormID: "casualty", Limit: 20}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		count := testing.AllocsPerRun(5, func() {
+			if _, err := s.Counts(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+		return list, count
+	}
+	add := func(n int) {
+		rows := make([]map[string]any, n)
+		for i := range rows {
+			rows[i] = casualty("A", fmt.Sprint(i))
+		}
+		if _, err := s.Import(ctx, "casualty", rows); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(500)
+	l1, c1 := measure()
+	add(4500)
+	l2, c2 := measure()
+	// Allow a little slack for Badger's internal table bookkeeping.
+	if l2 > l1*1.5+50 || c2 > c1*1.5+50 {
+		t.Fatalf("allocations grow with records: list %v -> %v, counts %v -> %v", l1, l2, c1, c2)
+	}
+	t.Logf("allocs per list page %v -> %v, per count %v -> %v", l1, l2, c1, c2)
+}
