@@ -168,3 +168,27 @@ func TestBackupRestoreCommands(t *testing.T) {
 		t.Fatalf("forced restore did not bring back the backup: %s", out)
 	}
 }
+
+func TestPassphrasePrompt(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	for _, tt := range []struct {
+		name, stdin string
+		code        int
+	}{
+		{"creates with typed passphrase", "typed secret\n", 0},
+		{"reopens with it", "typed secret\n", 0},
+		{"wrong one", "other\n", 1},
+		{"empty", "\n", 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env, _, errb := testEnv()
+			env.Stdin = strings.NewReader(tt.stdin)
+			if code := Run(context.Background(), env, []string{"--data", dir, "record", "list"}); code != tt.code {
+				t.Fatalf("exit %d, want %d: %s", code, tt.code, errb)
+			}
+			if !strings.Contains(errb.String(), "Passphrase") || strings.Contains(errb.String(), strings.TrimSpace(tt.stdin)+"\n") && tt.stdin != "\n" {
+				t.Fatalf("prompt: %q", errb)
+			}
+		})
+	}
+}

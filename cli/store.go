@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/ccmcollect/ccmcollect/storage"
+	"golang.org/x/term"
 )
 
 // passphraseEnv names the environment variable that holds the passphrase of
@@ -25,9 +27,6 @@ func openStore(ctx context.Context, env *Env) (*storage.Store, error) {
 	}
 	st, err := storage.Open(ctx, storage.Options{Dir: env.DataDir, Passphrase: pass, Now: env.Now})
 	if err != nil {
-		if errors.Is(err, storage.ErrWrongPassphrase) {
-			return nil, fmt.Errorf("opening the store in %s: %w", env.DataDir, err)
-		}
 		return nil, fmt.Errorf("opening the store in %s: %w", env.DataDir, err)
 	}
 	return st, nil
@@ -45,7 +44,15 @@ func readPassphrase(env *Env) ([]byte, error) {
 		return nil, fmt.Errorf("no passphrase: set %s", passphraseEnv)
 	}
 	fmt.Fprint(env.Stderr, "Passphrase of the local store: ")
-	line, err := readLine(env.Stdin)
+	var line string
+	var err error
+	if f, ok := env.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		var b []byte
+		b, err = term.ReadPassword(int(f.Fd())) // no echo
+		line = string(b)
+	} else {
+		line, err = readLine(env.Stdin)
+	}
 	fmt.Fprintln(env.Stderr)
 	if err != nil {
 		return nil, fmt.Errorf("reading passphrase: %w", err)

@@ -91,7 +91,8 @@ func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 	}
 	match := func(sm *summary) bool {
 		switch {
-		case q.Status != "" && sm.Status != q.Status,
+		case q.Status == StatusFinal && sm.Status == StatusDraft,
+			q.Status != "" && q.Status != StatusFinal && sm.Status != q.Status,
 			q.Adm1 != "" && !strings.EqualFold(sm.Adm1, q.Adm1),
 			from != "" && (sm.Date == "" || sm.Date < from),
 			to != "" && (sm.Date == "" || sm.Date > to),

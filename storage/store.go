@@ -82,6 +82,10 @@ const (
 	StatusSynced   Status = "synced"   // every local revision reached the hub
 	StatusRejected Status = "rejected" // the hub rejected a revision; see Rejection
 	StatusConflict Status = "conflict" // several live leaves
+
+	// StatusFinal is a Query filter only: every finalised record, whatever
+	// its sync state (pending, synced, rejected or conflict).
+	StatusFinal Status = "final"
 )
 
 // Identity is who this device is, as the hub enrolled it. Fields may be empty

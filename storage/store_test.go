@@ -418,6 +418,7 @@ func TestListCountsAndSearch(t *testing.T) {
 		{"text", Query{Text: "village0"}, 10},
 		{"sensitive not searchable", Query{Text: "secret"}, 0},
 		{"draft", Query{Status: StatusDraft}, 1},
+		{"final", Query{Status: StatusFinal}, 25},
 		{"date range", Query{FormID: "casualty", From: time.Date(2024, 1, 5, 0, 0, 0, 0, time.UTC), To: time.Date(2024, 1, 9, 0, 0, 0, 0, time.UTC)}, 5},
 		{"text area code", Query{Text: "ha-1"}, 1},
 	}
