@@ -1,13 +1,46 @@
 package main
 
 import (
+	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
+
+	fyneapp "fyne.io/fyne/v2/app"
+
+	"github.com/ccmcollect/ccmcollect/app"
+	"github.com/ccmcollect/ccmcollect/cli"
 )
 
-// runGUI opens the desktop app. It is replaced by the app package's entry
-// point as soon as that lands.
+// runGUI opens the desktop app: `ccmcollect [--data DIR] [--demo]
+// [--demo-records N]`. It returns the process exit code.
 func runGUI(args []string) int {
-	fmt.Fprintln(os.Stderr, "ccmcollect: the desktop app is not built yet; try `ccmcollect help`")
-	return 1
+	fs := flag.NewFlagSet("ccmcollect", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	dataDir := fs.String("data", cli.DefaultDataDir(), "data directory of the local store")
+	demo := fs.Bool("demo", false, "open a throwaway store filled with generated demo data")
+	demoRecords := fs.Int("demo-records", 3000, "size of the demo data set")
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(os.Stderr, "ccmcollect: %v\ntry `ccmcollect help`\n", err)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "ccmcollect: unknown command %q\ntry `ccmcollect help`\n", fs.Arg(0))
+		return 2
+	}
+	a := fyneapp.NewWithID("org.ccmcollect.app")
+	ui := app.New(a, app.Options{
+		DataDir:     *dataDir,
+		Demo:        *demo,
+		DemoRecords: *demoRecords,
+		Background:  true,
+		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	ui.Window().ShowAndRun()
+	if err := ui.Close(); err != nil {
+		fmt.Fprintf(os.Stderr, "ccmcollect: closing: %v\n", err)
+		return 1
+	}
+	return 0
 }

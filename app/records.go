@@ -1,0 +1,254 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/ccmcollect/ccmcollect/record"
+	"github.com/ccmcollect/ccmcollect/storage"
+)
+
+// pageSize is how many summaries one store page holds; the list fetches the
+// next page when the user scrolls near the end, so 100,000 records never
+// load at once.
+const pageSize = 200
+
+// recordsView is a virtualised list of one form's records with search and
+// a status filter.
+type recordsView struct {
+	u       *UI
+	formSel *widget.Select
+	status  *widget.Select
+	search  *widget.Entry
+	list    *widget.List
+	count   *widget.Label
+
+	q       storage.Query
+	items   []storage.Summary
+	next    string
+	loading bool
+	gen     int // bumped on every new query; stale pages are dropped
+	formIDs []string
+}
+
+// openRecords shows the records screen for one form.
+func (u *UI) openRecords(formID string) {
+	u.show(1)
+	if u.records != nil && formID != "" {
+		u.records.selectForm(formID)
+	}
+}
+
+func (u *UI) newRecordsView(formID string) fyne.CanvasObject {
+	v := &recordsView{u: u, count: widget.NewLabel("")}
+	u.records = v
+	titles := []string{"All forms"}
+	v.formIDs = []string{""}
+	for _, f := range u.reg.Forms() {
+		titles = append(titles, f.Title)
+		v.formIDs = append(v.formIDs, f.ID)
+	}
+	v.formSel = widget.NewSelect(titles, func(string) { v.requery() })
+	statuses := []string{"Any status"}
+	for _, s := range statusOrder {
+		statuses = append(statuses, statusLabels[s])
+	}
+	v.status = widget.NewSelect(statuses, func(string) { v.requery() })
+	v.search = widget.NewEntry()
+	v.search.SetPlaceHolder("Search (province, village, area code, title…)")
+	v.search.OnChanged = func(string) { v.requery() }
+	v.list = widget.NewList(
+		func() int { return len(v.items) },
+		func() fyne.CanvasObject {
+			return container.NewBorder(nil, nil, nil, widget.NewLabel("Waiting to sync"), widget.NewLabel("title"))
+		},
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			c := o.(*fyne.Container)
+			s := v.items[i]
+			c.Objects[0].(*widget.Label).SetText(summaryLine(u, s))
+			st := c.Objects[1].(*widget.Label)
+			st.SetText(statusLabels[s.Status])
+			st.Importance = widget.MediumImportance
+			if s.Status == storage.StatusConflict || s.Status == storage.StatusRejected {
+				st.Importance = widget.DangerImportance
+			}
+			st.Refresh()
+			if i >= len(v.items)-pageSize/4 {
+				v.more()
+			}
+		})
+	v.list.OnSelected = func(i widget.ListItemID) {
+		id := v.items[i].ID
+		v.list.UnselectAll()
+		u.openRecord(id)
+	}
+	v.formSel.SetSelectedIndex(0)
+	v.status.SetSelectedIndex(0)
+	if formID != "" {
+		v.selectForm(formID)
+	}
+	filters := container.NewBorder(nil, nil, container.NewHBox(v.formSel, v.status), v.count, v.search)
+	return titled("Records", container.NewBorder(filters, nil, nil, nil, v.list))
+}
+
+// summaryLine is a list row: never a personal field (Summary.Title is
+// non-personal by the storage contract).
+func summaryLine(u *UI, s storage.Summary) string {
+	parts := []string{}
+	if f, err := u.reg.Latest(s.FormID); err == nil {
+		parts = append(parts, f.Title)
+	}
+	for _, p := range []string{s.Date, s.Adm1, s.Title} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, " · ")
+}
+
+func (v *recordsView) selectForm(formID string) {
+	for i, id := range v.formIDs {
+		if id == formID {
+			v.formSel.SetSelectedIndex(i)
+		}
+	}
+}
+
+// requery starts a new listing from the first page.
+func (v *recordsView) requery() {
+	if v.formSel == nil || v.status == nil || v.search == nil {
+		return
+	}
+	q := storage.Query{Limit: pageSize, Text: strings.TrimSpace(v.search.Text)}
+	if i := v.formSel.SelectedIndex(); i > 0 {
+		q.FormID = v.formIDs[i]
+	}
+	if i := v.status.SelectedIndex(); i > 0 {
+		q.Status = statusOrder[i-1]
+	}
+	v.q = q
+	v.gen++
+	v.items, v.next, v.loading = nil, "", false
+	v.list.Refresh()
+	v.fetch("")
+}
+
+func (v *recordsView) reload() { v.requery() }
+
+// more fetches the next page if there is one and none is loading.
+func (v *recordsView) more() {
+	if v.loading || v.next == "" {
+		return
+	}
+	v.fetch(v.next)
+}
+
+// fetch loads one page off the UI goroutine and appends it.
+func (v *recordsView) fetch(cursor string) {
+	v.loading = true
+	q, gen := v.q, v.gen
+	q.Cursor = cursor
+	load(v.u, func(ctx context.Context, st *storage.Store) (storage.Page, error) {
+		return st.List(ctx, q)
+	}, func(p storage.Page, err error) {
+		if gen != v.gen {
+			return
+		}
+		v.loading = false
+		if err != nil {
+			v.u.showError("Listing records", err)
+			return
+		}
+		v.items = append(v.items, p.Records...)
+		v.next = p.Next
+		more := ""
+		if v.next != "" {
+			more = "+"
+		}
+		v.count.SetText(fmt.Sprintf("%d%s records", len(v.items), more))
+		v.list.Refresh()
+	})
+}
+
+// openRecord loads a record and opens it in its form.
+func (u *UI) openRecord(id string) {
+	load(u, func(ctx context.Context, st *storage.Store) (*storage.Record, error) {
+		return st.Get(ctx, id)
+	}, func(r *storage.Record, err error) {
+		if err != nil {
+			u.showError("Opening record", err)
+			return
+		}
+		if r.Conflicted {
+			u.openConflict(r.ID)
+			return
+		}
+		u.openForm(r)
+	})
+}
+
+// showHistory lists every revision of a record: generation, time, device
+// and which fields changed (field labels only, never values).
+func (u *UI) showHistory(id string) {
+	load(u, func(ctx context.Context, st *storage.Store) ([]*record.Revision, error) {
+		return st.History(ctx, id)
+	}, func(revs []*record.Revision, err error) {
+		if err != nil {
+			u.showError("History", err)
+			return
+		}
+		byRev := map[string]*record.Revision{}
+		for _, r := range revs {
+			byRev[r.Rev] = r
+		}
+		lines := []string{}
+		for _, r := range revs {
+			what := "created"
+			if r.Deleted {
+				what = "deleted"
+			} else if len(r.Parents) > 1 {
+				what = "merge of a conflict"
+			} else if len(r.Parents) == 1 {
+				if p := byRev[r.Parents[0]]; p != nil {
+					what = "changed: " + strings.Join(u.changedLabels(r.FormID, r.FormVersion, p.Data, r.Data), ", ")
+				}
+			}
+			who := r.DeviceID
+			if who == "" {
+				who = "this device"
+			}
+			lines = append(lines, fmt.Sprintf("%s  %s  %s — %s", r.Rev[:min(len(r.Rev), 10)], r.SavedAt.Local().Format("2006-01-02 15:04"), who, what))
+		}
+		if len(lines) == 0 {
+			lines = append(lines, "No saved revision yet: this record is a draft.")
+		}
+		l := widget.NewLabel(strings.Join(lines, "\n"))
+		d := dialog.NewCustom("History", "Close", container.NewVScroll(l), u.win)
+		d.Resize(fyne.NewSize(760, 420))
+		d.Show()
+	})
+}
+
+// changedLabels lists the labels of fields whose values differ.
+func (u *UI) changedLabels(formID string, version int, a, b map[string]any) []string {
+	f, err := u.reg.Get(formID, version)
+	if err != nil {
+		return []string{"(unknown form)"}
+	}
+	var out []string
+	for _, fd := range f.Fields {
+		if !sameValue(a[fd.ID], b[fd.ID]) {
+			out = append(out, fd.Label)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, "nothing")
+	}
+	return out
+}

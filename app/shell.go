@@ -1,0 +1,233 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/ccmcollect/ccmcollect/storage"
+	ccmsync "github.com/ccmcollect/ccmcollect/sync"
+)
+
+// statusLabels are the words field staff read for each record status.
+var statusLabels = map[storage.Status]string{
+	storage.StatusDraft:    "Draft",
+	storage.StatusPending:  "Waiting to sync",
+	storage.StatusSynced:   "Synced",
+	storage.StatusRejected: "Rejected",
+	storage.StatusConflict: "Conflict",
+}
+
+// statusOrder is the order of status columns and filters.
+var statusOrder = []storage.Status{storage.StatusDraft, storage.StatusPending, storage.StatusSynced, storage.StatusRejected, storage.StatusConflict}
+
+// load runs work off the UI goroutine and applies its result in one fyne.Do,
+// unless the store was locked or closed in the meantime.
+func load[T any](u *UI, work func(ctx context.Context, st *storage.Store) (T, error), apply func(T, error)) {
+	st, gen := u.store, u.lockGen
+	if st == nil {
+		return
+	}
+	u.goBG(func(ctx context.Context) {
+		v, err := work(ctx, st)
+		u.do(func() {
+			if gen != u.lockGen || u.ctx.Err() != nil {
+				return
+			}
+			apply(v, err)
+		})
+	})
+}
+
+// unlocked shows the main screen over an open store.
+func (u *UI) unlocked(st *storage.Store) {
+	u.store = st
+	u.unlockUI = nil
+	u.touch()
+	u.startServices()
+
+	u.statusBar = widget.NewLabel("")
+	u.statusBar.Truncation = fyne.TextTruncateEllipsis
+	u.syncInd = widget.NewLabel("")
+	u.progress = container.NewStack()
+	u.body = container.NewStack()
+
+	u.screens = []screen{
+		{"Dashboard", func() fyne.CanvasObject { return u.newDashboard() }},
+		{"Records", func() fyne.CanvasObject { return u.newRecordsView("") }},
+		{"New record", func() fyne.CanvasObject { return u.newFormPicker() }},
+		{"Conflicts", func() fyne.CanvasObject { return u.newConflictsView() }},
+		{"Sync", func() fyne.CanvasObject { return u.newSyncView() }},
+		{"Reports", func() fyne.CanvasObject { return u.newReportsView() }},
+	}
+	navBox := container.NewVBox()
+	for i, s := range u.screens {
+		navBox.Add(widget.NewButton(s.title, func() { u.show(i) }))
+	}
+	lockBtn := widget.NewButtonWithIcon("Lock", theme.LoginIcon(), func() { u.lock() })
+	if u.opts.Demo {
+		lockBtn.Disable()
+	}
+	nav := container.NewBorder(nil, lockBtn, nil, nil, navBox)
+	bottom := container.NewBorder(nil, nil, u.syncInd, nil, container.NewGridWithColumns(2, u.statusBar, u.progress))
+	u.win.SetContent(container.NewBorder(nil, container.NewVBox(widget.NewSeparator(), bottom), container.NewHBox(nav, widget.NewSeparator()), nil, u.body))
+	u.updateSyncIndicator(u.syncStatus())
+	u.win.Canvas().SetOnTypedKey(func(ev *fyne.KeyEvent) { u.touch() })
+	u.show(0)
+}
+
+// show opens screen i. Leaving a form autosaves it.
+func (u *UI) show(i int) {
+	u.touch()
+	u.flushOpenForm()
+	u.form = nil
+	u.current = i
+	u.dash, u.records, u.confl, u.syncv = nil, nil, nil, nil
+	u.setBody(u.screens[i].make())
+}
+
+// setProgress puts o (a progress bar, or nil) in the status area.
+func (u *UI) setProgress(o fyne.CanvasObject) {
+	if u.progress == nil {
+		return
+	}
+	if o == nil {
+		u.progress.Objects = nil
+	} else {
+		u.progress.Objects = []fyne.CanvasObject{o}
+	}
+	u.progress.Refresh()
+}
+
+// refreshAll reloads whatever screen is showing.
+func (u *UI) refreshAll() {
+	if u.dash != nil {
+		u.dash.reload()
+	}
+	if u.records != nil {
+		u.records.reload()
+	}
+	if u.confl != nil {
+		u.confl.reload()
+	}
+}
+
+// flushOpenForm autosaves the open form, if any, as a draft.
+func (u *UI) flushOpenForm() {
+	if u.form != nil {
+		u.form.autosave()
+	}
+}
+
+// startServices creates the sync engine over the store and, in a real
+// window, runs it and watches its status.
+func (u *UI) startServices() {
+	eng, err := ccmsync.New(ccmsync.Options{Store: u.store, Now: u.now, Logger: u.log})
+	if err != nil {
+		u.log.Warn("sync engine", "err", err)
+		return
+	}
+	u.engine = eng
+	if !u.opts.Background {
+		return
+	}
+	ctx, cancel := context.WithCancel(u.ctx)
+	u.stopSync = cancel
+	u.bg.Add(2)
+	go func() {
+		defer u.bg.Done()
+		_ = eng.Run(ctx)
+	}()
+	ch, unsub := eng.Subscribe()
+	go func() {
+		defer u.bg.Done()
+		defer unsub()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case s := <-ch:
+				u.do(func() {
+					if u.engine == eng {
+						u.updateSyncIndicator(s)
+						if u.syncv != nil {
+							u.syncv.apply(s)
+						}
+					}
+				})
+			}
+		}
+	}()
+}
+
+// stopServices stops the sync engine and its watcher.
+func (u *UI) stopServices() {
+	if u.stopSync != nil {
+		u.stopSync()
+		u.stopSync = nil
+	}
+	if u.engine != nil {
+		_ = u.engine.Close()
+		u.engine = nil
+	}
+}
+
+// syncStatus is the engine's status, or the zero status without engine.
+func (u *UI) syncStatus() ccmsync.Status {
+	if u.engine == nil {
+		return ccmsync.Status{}
+	}
+	return u.engine.Status()
+}
+
+// updateSyncIndicator sets the always-visible sync indicator.
+func (u *UI) updateSyncIndicator(s ccmsync.Status) {
+	if u.syncInd == nil {
+		return
+	}
+	u.syncInd.SetText(syncSummary(s, u.now()))
+}
+
+// syncSummary is the one-line sync state the indicator shows.
+func syncSummary(s ccmsync.Status, now time.Time) string {
+	var state string
+	switch {
+	case !s.Configured:
+		state = "Hub: not set up"
+	case s.Syncing:
+		state = "Syncing…"
+	case s.Online:
+		state = "Hub: online"
+	default:
+		state = "Hub: offline"
+	}
+	last := "never synced"
+	if !s.LastSuccess.IsZero() {
+		last = "last sync " + ago(now, s.LastSuccess)
+	}
+	out := fmt.Sprintf("● %s · %s · %d waiting", state, last, s.Pending)
+	if s.Rejected > 0 {
+		out += fmt.Sprintf(" · %d rejected", s.Rejected)
+	}
+	return out
+}
+
+// ago says how long ago t was, for people.
+func ago(now, t time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h ago", int(d.Hours()))
+	default:
+		return t.Local().Format("2 Jan 2006 15:04")
+	}
+}
