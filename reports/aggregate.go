@@ -277,17 +277,21 @@ func str(data map[string]any, k string) string {
 	return s
 }
 
+// num returns a numeric value as JSON decodes it (float64), also accepting
+// Go integers and json.Number; anything else counts as 0.
 func num(data map[string]any, k string) float64 {
-	x, _ := data[k].(float64)
 	switch v := data[k].(type) {
+	case float64:
+		return v
 	case int:
-		x = float64(v)
+		return float64(v)
 	case int64:
-		x = float64(v)
+		return float64(v)
 	case interface{ Float64() (float64, error) }:
-		x, _ = v.Float64()
+		x, _ := v.Float64()
+		return x
 	}
-	return x
+	return 0
 }
 
 func list(data map[string]any, k string) []string {

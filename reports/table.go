@@ -49,7 +49,6 @@ func (s suppressor) build(sp tableSpec) Table {
 	colParts := make([][]Value, nc)
 	var grandRaw float64
 	var grandParts []Value
-	people := func(c int) string { return sp.formats[c] }
 	for r, label := range sp.rows {
 		row := Row{Label: label, Cells: make([]Value, nc)}
 		var rowRaw float64
@@ -59,7 +58,7 @@ func (s suppressor) build(sp tableSpec) Table {
 				continue
 			}
 			x := sp.get(r, c)
-			row.Cells[c] = s.cell(x, people(c))
+			row.Cells[c] = s.cell(x, sp.formats[c])
 			rowRaw += x
 			colRaw[c] += x
 			colParts[c] = append(colParts[c], row.Cells[c])
