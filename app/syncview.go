@@ -119,7 +119,9 @@ func (v *syncView) doConnect() {
 		default:
 			v.token.SetText("")
 			v.who.SetText(fmt.Sprintf("Connected as %q (%s) for programme %s.", w.Name, w.Role, w.Programme))
-			v.u.updateSyncIndicator(v.u.syncStatus())
+			s := v.u.syncStatus()
+			s.Configured = true // the engine notices at its next probe
+			v.u.updateSyncIndicator(s)
 		}
 	})
 }
