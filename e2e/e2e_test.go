@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccmcollect/ccmcollect/cli"
 	"github.com/ccmcollect/ccmcollect/record"
 	"github.com/ccmcollect/ccmcollect/storage"
 	ccmsync "github.com/ccmcollect/ccmcollect/sync"
@@ -474,5 +475,115 @@ func TestHubKilledMidPush(t *testing.T) {
 	}
 	if n := converged(t, h, tokV, a); n != 600 {
 		t.Errorf("hub holds %d, want 600", n)
+	}
+}
+
+// ccmcollect runs a ccmcollect command in-process on the store in dir and
+// returns its exit status and output.
+func ccmcollect(t *testing.T, dir string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := &cli.Env{
+		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+		Getenv: func(k string) string {
+			if k == "CCMCOLLECT_PASSPHRASE" {
+				return "cli passphrase"
+			}
+			return ""
+		},
+		Now: time.Now,
+	}
+	code := cli.Run(context.Background(), env, append([]string{"--data", dir}, args...))
+	return code, out.String(), errb.String()
+}
+
+// TestCommandLine drives two laptops through the ccmcollect command line
+// alone: record add, hub connect, sync --json and record edit, against the
+// real hub process.
+func TestCommandLine(t *testing.T) {
+	h := newHub(t)
+	tokA := h.addDevice("LAO", "Laptop A", "collector")
+	tokB := h.addDevice("LAO", "Laptop B", "collector")
+	h.start()
+	dirA, dirB := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
+	file := filepath.Join(t.TempDir(), "casualty.json")
+	data := casualty(1)
+	data["name"], data["consent"] = "Private Name", "yes"
+	b, _ := json.Marshal(data)
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	code, out, errb := ccmcollect(t, dirA, "record", "add", "--form", "casualty", "--file", file)
+	if code != 0 {
+		t.Fatalf("record add: %d %s", code, errb)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	id := lines[len(lines)-1] // record add prints the id last
+	if code, _, errb := ccmcollect(t, dirA, "hub", "connect", "--url", "http://"+strings.Replace(h.addr, "127.0.0.1", "localhost", 1), "--token", tokA); code != 0 {
+		t.Fatalf("hub connect: %s", errb)
+	}
+	if code, _, errb := ccmcollect(t, dirB, "hub", "connect", "--url", h.url(), "--token", "not-the-token"); code != 1 || !strings.Contains(errb, "refused") {
+		t.Fatalf("hub connect with a bad token: %d %s", code, errb)
+	}
+	if code, _, errb := ccmcollect(t, dirB, "hub", "connect", "--url", h.url(), "--token", tokB); code != 0 {
+		t.Fatalf("hub connect: %s", errb)
+	}
+	syncJSON := func(dir string) map[string]int {
+		t.Helper()
+		code, out, errb := ccmcollect(t, dir, "sync", "--json")
+		if code != 0 {
+			t.Fatalf("sync --json: %d %s", code, errb)
+		}
+		if strings.Contains(out+errb, "Private Name") || strings.Contains(out+errb, tokA) || strings.Contains(out+errb, tokB) {
+			t.Fatal("sync printed personal data or a token")
+		}
+		var m map[string]int
+		if err := json.Unmarshal([]byte(out), &m); err != nil {
+			t.Fatalf("sync --json printed %q: %v", out, err)
+		}
+		return m
+	}
+	if m := syncJSON(dirA); m["pushed"] != 1 || m["pending"] != 0 {
+		t.Errorf("a's sync: %v", m)
+	}
+	if m := syncJSON(dirB); m["pulled"] != 1 {
+		t.Errorf("b's sync: %v", m)
+	}
+	// Both edit offline; after syncing both show the conflict.
+	data["village"] = "Ban Upper"
+	b, _ = json.Marshal(data)
+	_ = os.WriteFile(file, b, 0o600)
+	if code, _, errb := ccmcollect(t, dirA, "record", "edit", id, "--file", file); code != 0 {
+		t.Fatalf("record edit: %s", errb)
+	}
+	data["village"] = "Ban Lower"
+	b, _ = json.Marshal(data)
+	_ = os.WriteFile(file, b, 0o600)
+	if code, _, errb := ccmcollect(t, dirB, "record", "edit", id, "--file", file); code != 0 {
+		t.Fatalf("record edit: %s", errb)
+	}
+	syncJSON(dirA)
+	if m := syncJSON(dirB); m["conflicts"] < 1 {
+		t.Errorf("b's sync into a conflict: %v", m)
+	}
+	syncJSON(dirA)
+	var shown [2]string
+	for i, dir := range []string{dirA, dirB} {
+		code, out, errb := ccmcollect(t, dir, "record", "show", id, "--json")
+		if code != 0 {
+			t.Fatalf("record show: %s", errb)
+		}
+		var rec struct {
+			Rev        string `json:"rev"`
+			Conflicted bool   `json:"conflicted"`
+		}
+		if err := json.Unmarshal([]byte(out), &rec); err != nil || !rec.Conflicted || rec.Rev == "" {
+			t.Errorf("record show --json on %s: %v, want the conflict: %s", dir, err, out)
+		}
+		shown[i] = rec.Rev
+	}
+	if shown[0] != shown[1] {
+		t.Errorf("the laptops show different winners: %q and %q", shown[0], shown[1])
 	}
 }
