@@ -278,6 +278,7 @@ func TestOutboxAckRejectAndReplace(t *testing.T) {
 	if err := s.RejectOutbox(ctx, 999, "x"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("reject unknown seq: %v", err)
 	}
+	checkCounts(t, s)
 }
 
 func remoteRev(t *testing.T, id string, parents []string, deleted bool, data map[string]any) *record.Revision {
@@ -364,6 +365,7 @@ func TestApplyRemote(t *testing.T) {
 	if g, _ := s.Get(ctx, fresh.RecordID); !g.Deleted() {
 		t.Fatalf("remote delete: %+v", g)
 	}
+	checkCounts(t, s)
 }
 
 func TestListCountsAndSearch(t *testing.T) {
