@@ -9,7 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
+
+// MaxTextLength is the most characters a text answer may hold. It keeps one
+// record from filling a hub's memory or a printed page.
+const MaxTextLength = 10000
 
 // normalize converts a value as encoding/json (or Go code) gives it into the
 // internal value of fd's type. On failure it returns the rule and a message
@@ -20,6 +25,9 @@ func normalize(fd *Field, v any) (val any, msg, rule string) {
 		s, ok := v.(string)
 		if !ok {
 			return nil, "must be text", "type"
+		}
+		if utf8.RuneCountInString(s) > MaxTextLength {
+			return nil, fmt.Sprintf("must be at most %d characters", MaxTextLength), "max_length"
 		}
 		return s, "", ""
 	case TypeInteger, TypeDecimal:

@@ -126,6 +126,8 @@ func TestCasualty(t *testing.T) {
 		{"no adm1", with(base, "adm1", nil), []fr{{"adm1", "required"}}},
 		{"empty adm1", with(base, "adm1", ""), []fr{{"adm1", "required"}}},
 		{"adm1 not text", with(base, "adm1", 3.0), []fr{{"adm1", "type"}}},
+		{"village at the length limit", with(base, "village", strings.Repeat("ນ", MaxTextLength)), nil},
+		{"village over the length limit", with(base, "village", strings.Repeat("a", MaxTextLength+1)), []fr{{"village", "max_length"}}},
 		{"no outcome", with(base, "outcome", nil, "va_needs", nil, "va_received", nil), []fr{{"outcome", "required"}}},
 		{"bad outcome", with(base, "outcome", "dead"), []fr{{"outcome", "option"}}},
 		{"no sex", with(base, "sex", nil), []fr{{"sex", "required"}}},
