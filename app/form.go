@@ -50,6 +50,7 @@ type formView struct {
 	fields  []*fieldUI
 	byID    map[string]*fieldUI
 	top     *widget.Label
+	rows    *fyne.Container
 	setting bool // values are being loaded: no change handling
 	edits   int  // edits since the last save
 	dirty   bool
@@ -126,6 +127,7 @@ func (fv *formView) render() fyne.CanvasObject {
 	for _, fu := range fv.fields {
 		rows.Add(fu.row)
 	}
+	fv.rows = rows
 	save := widget.NewButtonWithIcon("Save draft", theme.DocumentSaveIcon(), func() { fv.saveDraft() })
 	fin := widget.NewButtonWithIcon("Finalise", theme.ConfirmIcon(), func() { fv.finalise() })
 	fin.Importance = widget.HighImportance
@@ -261,11 +263,15 @@ func (fv *formView) refresh() {
 			delete(probs, id)
 		}
 	}
+	relayout := false
 	for _, fu := range fv.fields {
-		if fv.form.Relevant(fu.fd.ID, data) {
-			fu.row.Show()
-		} else {
-			fu.row.Hide()
+		if rel := fv.form.Relevant(fu.fd.ID, data); rel != fu.row.Visible() {
+			relayout = true
+			if rel {
+				fu.row.Show()
+			} else {
+				fu.row.Hide()
+			}
 		}
 		if fu.calc != nil {
 			fu.calc.SetText(displayValue(fu.fd, computed[fu.fd.ID]))
@@ -273,21 +279,30 @@ func (fv *formView) refresh() {
 		if fu.totals != nil {
 			fu.totals()
 		}
-		fu.showMsg(probs[fu.fd.ID])
+		if fu.showMsg(probs[fu.fd.ID]) {
+			relayout = true
+		}
+	}
+	if relayout && fv.rows != nil {
+		fv.rows.Refresh()
 	}
 }
 
-func (fu *fieldUI) showMsg(m string) {
+// showMsg shows or hides the field's message; it reports whether the
+// message appeared or disappeared (the form must then be laid out again).
+func (fu *fieldUI) showMsg(m string) bool {
 	if fu.msg == nil {
-		return
+		return false
 	}
+	was := fu.msg.Visible()
 	if m == "" {
 		fu.msg.SetText("")
 		fu.msg.Hide()
-		return
+		return was
 	}
 	fu.msg.SetText(m)
 	fu.msg.Show()
+	return !was
 }
 
 // draftData is what a draft save keeps: the collected data without values
@@ -347,6 +362,9 @@ func (fv *formView) finalise() bool {
 				continue
 			}
 			fu.showMsg(m)
+			if fv.rows != nil {
+				fv.rows.Refresh()
+			}
 			lines = append(lines, "• "+m)
 			if first == nil && fu.focus != nil {
 				first = fu

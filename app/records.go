@@ -93,7 +93,7 @@ func (u *UI) newRecordsView(formID string) fyne.CanvasObject {
 	if formID != "" {
 		v.selectForm(formID)
 	}
-	filters := container.NewBorder(nil, nil, container.NewHBox(v.formSel, v.status), v.count, v.search)
+	filters := container.NewBorder(nil, nil, container.NewHBox(v.formSel, v.status, v.count), nil, v.search)
 	return titled("Records", container.NewBorder(filters, nil, nil, nil, v.list))
 }
 
@@ -101,11 +101,13 @@ func (u *UI) newRecordsView(formID string) fyne.CanvasObject {
 // non-personal by the storage contract).
 func summaryLine(u *UI, s storage.Summary) string {
 	parts := []string{}
+	title := s.FormID
 	if f, err := u.reg.Latest(s.FormID); err == nil {
-		parts = append(parts, f.Title)
+		title = f.Title
 	}
+	parts = append(parts, title)
 	for _, p := range []string{s.Date, s.Adm1, s.Title} {
-		if p != "" {
+		if p != "" && p != title {
 			parts = append(parts, p)
 		}
 	}

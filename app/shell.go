@@ -74,7 +74,7 @@ func (u *UI) unlocked(st *storage.Store) {
 		lockBtn.Disable()
 	}
 	nav := container.NewBorder(nil, lockBtn, nil, nil, navBox)
-	bottom := container.NewBorder(nil, nil, u.syncInd, nil, container.NewGridWithColumns(2, u.statusBar, u.progress))
+	bottom := container.NewBorder(nil, nil, container.NewHBox(u.syncInd, widget.NewSeparator()), nil, container.NewGridWithColumns(2, u.statusBar, u.progress))
 	u.win.SetContent(container.NewBorder(nil, container.NewVBox(widget.NewSeparator(), bottom), container.NewHBox(nav, widget.NewSeparator()), nil, u.body))
 	u.updateSyncIndicator(u.syncStatus())
 	u.win.Canvas().SetOnTypedKey(func(ev *fyne.KeyEvent) { u.touch() })
@@ -189,6 +189,10 @@ func (u *UI) syncStatus() ccmsync.Status {
 func (u *UI) updateSyncIndicator(s ccmsync.Status) {
 	if u.syncInd == nil {
 		return
+	}
+	// Before the engine's first report, the store's own outbox figures.
+	if s.LastAttempt.IsZero() && u.dash != nil {
+		s.Pending, s.Rejected = u.dash.queue.pending, u.dash.queue.rejected
 	}
 	u.syncInd.SetText(syncSummary(s, u.now()))
 }
