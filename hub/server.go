@@ -388,11 +388,12 @@ func readPush(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 
 // DecodePush decodes a push body. It fails with an error wrapping
 // ErrMalformed for malformed JSON, wrong types or a missing or null
-// revision, and ErrTooLarge beyond protocol.MaxPushRevisions. Revisions are
-// decoded in parallel: decoding is a large part of a push's cost.
+// revision, and ErrTooLarge beyond protocol.MaxPushRevisions. (One
+// json.Unmarshal of the whole body costs a third of splitting it and
+// decoding revisions in parallel.)
 func DecodePush(b []byte) ([]*record.Revision, error) {
 	var req struct {
-		Revisions *[]json.RawMessage `json:"revisions"`
+		Revisions *[]*record.Revision `json:"revisions"`
 	}
 	if err := json.Unmarshal(b, &req); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
@@ -400,27 +401,13 @@ func DecodePush(b []byte) ([]*record.Revision, error) {
 	if req.Revisions == nil {
 		return nil, fmt.Errorf(`%w: no "revisions" array`, ErrMalformed)
 	}
-	raws := *req.Revisions
-	if len(raws) > protocol.MaxPushRevisions {
-		return nil, fmt.Errorf("%w: %d revisions, at most %d", ErrTooLarge, len(raws), protocol.MaxPushRevisions)
+	revs := *req.Revisions
+	if len(revs) > protocol.MaxPushRevisions {
+		return nil, fmt.Errorf("%w: %d revisions, at most %d", ErrTooLarge, len(revs), protocol.MaxPushRevisions)
 	}
-	revs := make([]*record.Revision, len(raws))
-	errs := make([]error, len(raws))
-	parallel(len(raws), func(i int) {
-		if string(raws[i]) == "null" {
-			errs[i] = fmt.Errorf("%w: revision %d is null", ErrMalformed, i)
-			return
-		}
-		r := new(record.Revision)
-		if err := json.Unmarshal(raws[i], r); err != nil {
-			errs[i] = fmt.Errorf("%w: revision %d: %v", ErrMalformed, i, err)
-			return
-		}
-		revs[i] = r
-	})
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
+	for i, r := range revs {
+		if r == nil {
+			return nil, fmt.Errorf("%w: revision %d is null", ErrMalformed, i)
 		}
 	}
 	return revs, nil
