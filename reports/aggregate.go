@@ -463,8 +463,8 @@ func (a *aggregator) riskEducation(d map[string]any) {
 	if p, ok := d["participants"].(map[string]any); ok {
 		for sex, row := range p {
 			cells, _ := row.(map[string]any)
-			for band, c := range cells {
-				n, _ := c.(float64)
+			for band := range cells {
+				n := num(cells, band)
 				a.reach[index(sexes, sex)][index(reBands, band)] += n
 				total += n
 			}

@@ -145,3 +145,20 @@ func TestPageSize(t *testing.T) {
 		t.Fatal("A5 accepted")
 	}
 }
+
+func TestNeedsPDFEmptyStore(t *testing.T) {
+	rep, err := reports.Build(context.Background(), &memSource{}, forms.Builtin(), reports.Filter{Adm1: "Nowhere"}, reports.Meta{State: "Lao PDR", GeneratedAt: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := reports.WriteNeedsPDF(&buf, rep, reports.Letter); err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(pdfText(t, buf.Bytes(), false)), " ")
+	for _, want := range []string{"Casualties recorded 0", "Years left at the recent release rate —", "No records.", "Province Nowhere"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("empty report lacks %q", want)
+		}
+	}
+}
