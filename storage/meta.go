@@ -68,7 +68,7 @@ type summary struct {
 	Date   string `json:"date,omitempty"`
 	Winner string `json:"winner,omitempty"`
 	Text   string `json:"text,omitempty"` // lower-case non-sensitive values, for search
-	At     int64  `json:"at"`
+	// The update time is not stored here: it is part of the index key.
 }
 
 // titleFields name the fields whose value makes a good non-personal title.
@@ -77,7 +77,7 @@ var titleFields = []string{"title", "area_code", "munition_type", "site"}
 // makeSummary builds the index value of a record from data (the winner's or
 // the draft's), leaving out every sensitive field.
 func makeSummary(id string, m *recordMeta, f *forms.Form, data map[string]any) summary {
-	sm := summary{ID: id, FormID: m.FormID, Status: m.status(), At: m.Updated}
+	sm := summary{ID: id, FormID: m.FormID, Status: m.status()}
 	if w, ok := m.winner(); ok {
 		sm.Winner = w.Rev
 	}
@@ -259,6 +259,14 @@ func (s *Store) formFor(id string, version int) *forms.Form {
 // current winner's data (or the draft's when there is no winner). touch
 // moves the record to the top of the newest-first lists.
 func (w *writer) putMeta(id string, old, m *recordMeta, data map[string]any, touch bool) error {
+	return w.putMetaWith(id, old, m, touch, func() ([]byte, error) {
+		return json.Marshal(makeSummary(id, m, w.s.formFor(m.FormID, m.FormVersion), data))
+	})
+}
+
+// putMetaWith is putMeta with the summary built by sum, which is called
+// only when the record is listed, after its status is known.
+func (w *writer) putMetaWith(id string, old, m *recordMeta, touch bool, sum func() ([]byte, error)) error {
 	if old != nil && old.Listed {
 		if err := w.txn.Delete(indexKey(old.FormID, time.Unix(0, old.Updated), id)); err != nil {
 			return err
@@ -278,8 +286,7 @@ func (w *writer) putMeta(id string, old, m *recordMeta, data map[string]any, tou
 	m.ListedAs = ""
 	if m.Listed {
 		m.ListedAs = m.status()
-		sm := makeSummary(id, m, w.s.formFor(m.FormID, m.FormVersion), data)
-		b, err := json.Marshal(sm)
+		b, err := sum()
 		if err != nil {
 			return err
 		}

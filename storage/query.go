@@ -135,13 +135,21 @@ func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 			}
 			page.Records = append(page.Records, Summary{
 				ID: sm.ID, FormID: sm.FormID, Status: sm.Status, Title: sm.Title,
-				Adm1: sm.Adm1, Date: sm.Date, UpdatedAt: time.Unix(0, sm.At).UTC(),
+				Adm1: sm.Adm1, Date: sm.Date, UpdatedAt: keyTime(k, len(prefix)),
 			})
 			last = it.Item().KeyCopy(last[:0])
 		}
 		return nil
 	})
 	return page, err
+}
+
+// keyTime decodes the update time stored at k[off:off+8] of an index key.
+func keyTime(k []byte, off int) time.Time {
+	if len(k) < off+8 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(^u64(k[off:off+8]))).UTC()
 }
 
 // Counts returns, per form id and status, how many records are listed (every

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -365,12 +366,29 @@ func (s *Store) Import(ctx context.Context, formID string, rows []map[string]any
 	return saved, nil
 }
 
-// prepareImport validates rows and builds their revisions, spreading the
-// work over the available cores. bad lists every failing row in order.
-func prepareImport(f *forms.Form, rows []map[string]any, now time.Time, rm record.Meta) ([]*record.Revision, []RowError) {
-	revs := make([]*record.Revision, len(rows))
+// prepared is one import row ready to write: its revision and the JSON of
+// the revision and of its list summary, built off the write lock.
+type prepared struct {
+	rev     *record.Revision
+	revJSON []byte
+	sumJSON []byte
+}
+
+// prepareImport validates rows and builds their revisions and encodings,
+// spreading the work over the available cores. bad lists every failing row
+// in order.
+func prepareImport(f *forms.Form, rows []map[string]any, now time.Time, rm record.Meta) ([]prepared, []RowError) {
+	out := make([]prepared, len(rows))
 	problems := make([][]forms.Problem, len(rows))
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(rows)/256))
+	fail := func(i int, err error) {
+		var ve *forms.ValidationError
+		if errors.As(err, &ve) {
+			problems[i] = ve.Problems
+		} else {
+			problems[i] = []forms.Problem{{Rule: "invalid", Message: err.Error()}}
+		}
+	}
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
@@ -379,20 +397,28 @@ func prepareImport(f *forms.Form, rows []map[string]any, now time.Time, rm recor
 			for i := w; i < len(rows); i += workers {
 				row := rows[i]
 				if err := f.Validate(row, now); err != nil {
-					var ve *forms.ValidationError
-					if errors.As(err, &ve) {
-						problems[i] = ve.Problems
-					} else {
-						problems[i] = []forms.Problem{{Rule: "invalid", Message: err.Error()}}
-					}
+					fail(i, err)
 					continue
 				}
 				r, err := record.NewRevision(record.NewID(), f.ID, f.Version, f.Strip(row), rm)
 				if err != nil {
-					problems[i] = []forms.Problem{{Rule: "invalid", Message: err.Error()}}
+					fail(i, err)
 					continue
 				}
-				revs[i] = r
+				rj, err := json.Marshal(r)
+				if err != nil {
+					fail(i, err)
+					continue
+				}
+				// As stored: one leaf, one pending outbox entry.
+				m := &recordMeta{FormID: r.FormID, FormVersion: r.FormVersion,
+					Leaves: []record.Leaf{{Rev: r.Rev}}, Outbox: []uint64{0}}
+				sj, err := json.Marshal(makeSummary(r.RecordID, m, f, r.Data))
+				if err != nil {
+					fail(i, err)
+					continue
+				}
+				out[i] = prepared{rev: r, revJSON: rj, sumJSON: sj}
 			}
 		}()
 	}
@@ -403,25 +429,43 @@ func prepareImport(f *forms.Form, rows []map[string]any, now time.Time, rm recor
 			bad = append(bad, RowError{Line: i + 1, Problems: p})
 		}
 	}
-	return revs, bad
+	return out, bad
 }
 
-func (s *Store) importBatch(revs []*record.Revision) error {
+func (s *Store) importBatch(rows []prepared) error {
 	err := s.update(func(w *writer) error {
-		for _, r := range revs {
-			m := &recordMeta{FormID: r.FormID, FormVersion: r.FormVersion}
-			if err := w.addRevision(r.RecordID, nil, m, r); err != nil {
+		for _, p := range rows {
+			if err := w.addPrepared(p); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if errors.Is(err, badger.ErrTxnTooBig) && len(revs) > 1 {
-		h := len(revs) / 2
-		if err := s.importBatch(revs[:h]); err != nil {
+	if errors.Is(err, badger.ErrTxnTooBig) && len(rows) > 1 {
+		h := len(rows) / 2
+		if err := s.importBatch(rows[:h]); err != nil {
 			return err
 		}
-		return s.importBatch(revs[h:])
+		return s.importBatch(rows[h:])
 	}
 	return err
+}
+
+// addPrepared writes a new record from an import row: what addRevision
+// does, with the encodings made beforehand.
+func (w *writer) addPrepared(p prepared) error {
+	r := p.rev
+	if err := w.txn.Set(revKey(r.RecordID, r.Rev), p.revJSON); err != nil {
+		return err
+	}
+	seq, err := w.nextSeq()
+	if err != nil {
+		return err
+	}
+	if err := w.setJSON(outboxKey(seq), outboxItem{RecordID: r.RecordID, Rev: r.Rev}); err != nil {
+		return err
+	}
+	m := &recordMeta{FormID: r.FormID, FormVersion: r.FormVersion,
+		Leaves: []record.Leaf{{Rev: r.Rev}}, Outbox: []uint64{seq}}
+	return w.putMetaWith(r.RecordID, nil, m, true, func() ([]byte, error) { return p.sumJSON, nil })
 }
