@@ -205,36 +205,43 @@ func (u *UI) showHistory(id string) {
 			u.showError("History", err)
 			return
 		}
-		byRev := map[string]*record.Revision{}
-		for _, r := range revs {
-			byRev[r.Rev] = r
-		}
-		lines := []string{}
-		for _, r := range revs {
-			what := "created"
-			if r.Deleted {
-				what = "deleted"
-			} else if len(r.Parents) > 1 {
-				what = "merge of a conflict"
-			} else if len(r.Parents) == 1 {
-				if p := byRev[r.Parents[0]]; p != nil {
-					what = "changed: " + strings.Join(u.changedLabels(r.FormID, r.FormVersion, p.Data, r.Data), ", ")
-				}
-			}
-			who := r.DeviceID
-			if who == "" {
-				who = "this device"
-			}
-			lines = append(lines, fmt.Sprintf("%s  %s  %s — %s", r.Rev[:min(len(r.Rev), 10)], r.SavedAt.Local().Format("2006-01-02 15:04"), who, what))
-		}
-		if len(lines) == 0 {
-			lines = append(lines, "No saved revision yet: this record is a draft.")
-		}
+		lines := u.historyLines(revs)
 		l := widget.NewLabel(strings.Join(lines, "\n"))
 		d := dialog.NewCustom("History", "Close", container.NewVScroll(l), u.win)
 		d.Resize(fyne.NewSize(760, 420))
 		d.Show()
 	})
+}
+
+// historyLines describes each revision: generation and hash prefix, time,
+// device and what changed (field labels only, never values).
+func (u *UI) historyLines(revs []*record.Revision) []string {
+	byRev := map[string]*record.Revision{}
+	for _, r := range revs {
+		byRev[r.Rev] = r
+	}
+	lines := []string{}
+	for _, r := range revs {
+		what := "created"
+		if r.Deleted {
+			what = "deleted"
+		} else if len(r.Parents) > 1 {
+			what = "merge of a conflict"
+		} else if len(r.Parents) == 1 {
+			if p := byRev[r.Parents[0]]; p != nil {
+				what = "changed: " + strings.Join(u.changedLabels(r.FormID, r.FormVersion, p.Data, r.Data), ", ")
+			}
+		}
+		who := r.DeviceID
+		if who == "" {
+			who = "this device"
+		}
+		lines = append(lines, fmt.Sprintf("%s  %s  %s — %s", r.Rev[:min(len(r.Rev), 10)], r.SavedAt.Local().Format("2006-01-02 15:04"), who, what))
+	}
+	if len(lines) == 0 {
+		lines = append(lines, "No saved revision yet: this record is a draft.")
+	}
+	return lines
 }
 
 // changedLabels lists the labels of fields whose values differ.
