@@ -42,14 +42,20 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The header on disk wraps the same data key under the passphrase that
+	// is current now (ChangePassphrase may have run since Open).
+	hdr := s.hdr
+	if b, err := os.ReadFile(filepath.Join(s.dir, headerName)); err == nil {
+		hdr = b
+	}
 	bw := bufio.NewWriter(w)
 	var hl [4]byte
-	binary.BigEndian.PutUint32(hl[:], uint32(len(s.hdr)))
+	binary.BigEndian.PutUint32(hl[:], uint32(len(hdr)))
 	prefix := make([]byte, 4)
 	if _, err := rand.Read(prefix); err != nil {
 		return err
 	}
-	for _, b := range [][]byte{[]byte(backupMagic), hl[:], s.hdr, prefix} {
+	for _, b := range [][]byte{[]byte(backupMagic), hl[:], hdr, prefix} {
 		if _, err := bw.Write(b); err != nil {
 			return fmt.Errorf("writing backup: %w", err)
 		}

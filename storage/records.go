@@ -55,12 +55,12 @@ func (s *Store) SaveDraft(ctx context.Context, id, formID string, data map[strin
 	}
 	var out string
 	err := s.update(func(w *writer) error {
-		old, err := loadMeta(w.txn, id)
-		if id == "" || errors.Is(err, ErrNotFound) {
-			old, err = nil, nil
-		}
-		if err != nil {
-			return err
+		var old *recordMeta
+		if id != "" {
+			var err error
+			if old, err = loadMeta(w.txn, id); err != nil {
+				return err // an unknown id is ErrNotFound: new records get their id here
+			}
 		}
 		if old != nil {
 			if formID != "" && formID != old.FormID {

@@ -139,6 +139,12 @@ func TestRecordLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.SaveDraft(ctx, "not-a-record", "casualty", map[string]any{"age": 3}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("draft for an unknown id: %v", err)
+	}
+	if _, err := s.SaveDraft(ctx, id, "hazard_area", nil); !errors.Is(err, ErrFormMismatch) {
+		t.Fatalf("draft for another form: %v", err)
+	}
 	if _, err := s.SaveDraft(ctx, "", "casualty", map[string]any{"age": 300}); !errors.Is(err, forms.ErrInvalid) {
 		t.Fatalf("bad draft: %v", err)
 	}
@@ -545,6 +551,18 @@ func TestBackupRestore(t *testing.T) {
 	}
 	if n, _ := s2.OutboxLen(ctx); n != 1 {
 		t.Fatal("outbox not restored")
+	}
+	// A backup made after a passphrase change opens with the new passphrase.
+	if err := ChangePassphrase(s.dir, []byte("correct horse"), []byte("newer")); err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	if err := s.Backup(ctx, &buf); err != nil {
+		t.Fatal(err)
+	}
+	dst2 := filepath.Join(t.TempDir(), "r2")
+	if err := Restore(ctx, dst2, bytes.NewReader(buf.Bytes()), []byte("newer")); err != nil {
+		t.Fatal(err)
 	}
 }
 
