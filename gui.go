@@ -6,7 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
+	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"github.com/ccmcollect/ccmcollect/app"
@@ -37,7 +40,18 @@ func runGUI(args []string) int {
 		Background:  true,
 		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
+	// SIGINT/SIGTERM quit like closing the window, so Close still runs
+	// (and removes the demo store).
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		if _, ok := <-sig; ok {
+			fyne.Do(a.Quit)
+		}
+	}()
 	ui.Window().ShowAndRun()
+	signal.Stop(sig)
+	close(sig)
 	if err := ui.Close(); err != nil {
 		fmt.Fprintf(os.Stderr, "ccmcollect: closing: %v\n", err)
 		return 1
