@@ -58,7 +58,7 @@ func seedHub(tb testing.TB, h *testHub, n int) {
 // end to end: reading the outbox, encoding, gzip, HTTP over loopback, the
 // hub's checks and durable Badger writes, and acknowledging the outbox.
 func BenchmarkPushFull(b *testing.B) {
-	var elapsed time.Duration
+	var elapsed, cpu time.Duration
 	var wire int64
 	for range b.N {
 		b.StopTimer()
@@ -77,11 +77,12 @@ func BenchmarkPushFull(b *testing.B) {
 		var res Result
 		w0 := c.eng.wire.Load()
 		b.StartTimer()
-		start := time.Now()
+		start, cpu0 := time.Now(), processCPU()
 		if err := c.eng.push(context.Background(), hc, id, &res); err != nil {
 			b.Fatal(err)
 		}
 		elapsed += time.Since(start)
+		cpu += processCPU() - cpu0
 		b.StopTimer()
 		wire += c.eng.wire.Load() - w0
 		if res.Pushed != benchRecords {
@@ -92,6 +93,7 @@ func BenchmarkPushFull(b *testing.B) {
 	}
 	b.ReportMetric(float64(benchRecords*b.N)/elapsed.Seconds(), "records/s")
 	b.ReportMetric(float64(wire)/float64(benchRecords*b.N), "wire-B/record")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(benchRecords*b.N), "cpu-µs/record")
 }
 
 // BenchmarkPullFull measures a full pull of 100,000 casualty records into
@@ -101,7 +103,7 @@ func BenchmarkPullFull(b *testing.B) {
 	b.StopTimer()
 	h := newTestHub(b)
 	seedHub(b, h, benchRecords)
-	var elapsed time.Duration
+	var elapsed, cpu time.Duration
 	var wire int64
 	for range b.N {
 		c := newClient(b, h, "b", nil)
@@ -114,11 +116,12 @@ func BenchmarkPullFull(b *testing.B) {
 		var res Result
 		w0 := c.eng.wire.Load()
 		b.StartTimer()
-		start := time.Now()
+		start, cpu0 := time.Now(), processCPU()
 		if err := c.eng.pull(context.Background(), hc, id, &res); err != nil {
 			b.Fatal(err)
 		}
 		elapsed += time.Since(start)
+		cpu += processCPU() - cpu0
 		b.StopTimer()
 		wire += c.eng.wire.Load() - w0
 		if res.Pulled != benchRecords {
@@ -128,6 +131,7 @@ func BenchmarkPullFull(b *testing.B) {
 	}
 	b.ReportMetric(float64(benchRecords*b.N)/elapsed.Seconds(), "records/s")
 	b.ReportMetric(float64(wire)/float64(benchRecords*b.N), "wire-B/record")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(benchRecords*b.N), "cpu-µs/record")
 }
 
 // BenchmarkSyncIdle measures a whole sync with nothing to do on a client

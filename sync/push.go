@@ -22,7 +22,7 @@ const pushMargin = 512 << 10
 
 // pushChunk is how many new entries one read of the outbox asks for; they
 // are sent in several pushes.
-const pushChunk = 5000
+const pushChunk = 20000
 
 // batch is one push: the outbox entries it carries and its gzip body.
 type batch struct {
