@@ -322,12 +322,12 @@ func runRecordImport(ctx context.Context, env *Env, args []string) error {
 	case *formID == "" || *file == "":
 		return usageError("--form and --file are required")
 	}
-	f, err := forms.Builtin().Latest(*formID)
-	st, err2 := openStore(ctx, env)
-	if err2 != nil {
-		return err2
+	st, err := openStore(ctx, env)
+	if err != nil {
+		return err
 	}
 	defer st.Close()
+	f, err := st.Forms().Latest(*formID)
 	if err != nil {
 		return err
 	}
@@ -514,7 +514,7 @@ func runRecordShow(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	f, ferr := forms.Builtin().Get(r.FormID, r.FormVersion)
+	f, ferr := st.Forms().Get(r.FormID, r.FormVersion)
 	hide := func(d map[string]any) map[string]any {
 		if len(d) == 0 || ferr != nil {
 			return d

@@ -256,6 +256,9 @@ func ChangePassphrase(dir string, oldPass, newPass []byte) error {
 	return writeHeader(dir, nh)
 }
 
+// Forms returns the registry the store validates with.
+func (s *Store) Forms() *forms.Registry { return s.forms }
+
 // Identity returns the stored device identity (zero before enrolment).
 func (s *Store) Identity(ctx context.Context) (Identity, error) {
 	var id Identity
