@@ -171,16 +171,11 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		if err := writeHeader(o.Dir, h); err != nil {
 			return nil, err
 		}
-		if raw, _, err = readHeaderBytes(o.Dir); err != nil {
+		if _, raw, err = readHeader(o.Dir); err != nil {
 			return nil, err
 		}
 	}
 	return openDB(o, key, raw)
-}
-
-func readHeaderBytes(dir string) ([]byte, *header, error) {
-	h, b, err := readHeader(dir)
-	return b, h, err
 }
 
 func openDB(o Options, key, hdr []byte) (*Store, error) {
