@@ -102,14 +102,16 @@ type UI struct {
 
 	lockGen int // bumped on every lock; stale async results are dropped
 
-	unlockUI *unlockForm // the passphrase screen while locked
-	progress *fyne.Container
-	syncInd  *widget.Label
-	engine   *ccmsync.Engine
-	stopSync context.CancelFunc
-	form     *formView  // the open form, if any
-	merge    *mergeView // the open conflict, if any
-	reportv  *reportsView
+	queue      queueCounts // outbox figures from the store
+	queueKnown bool
+	unlockUI   *unlockForm // the passphrase screen while locked
+	progress   *fyne.Container
+	syncInd    *widget.Label
+	engine     *ccmsync.Engine
+	stopSync   context.CancelFunc
+	form       *formView  // the open form, if any
+	merge      *mergeView // the open conflict, if any
+	reportv    *reportsView
 }
 
 type screen struct {

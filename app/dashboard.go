@@ -20,7 +20,6 @@ type dashboard struct {
 	grid   *fyne.Container
 	hub    *widget.Label
 	counts map[string]map[storage.Status]int
-	queue  queueCounts
 }
 
 // queueCounts are the outbox figures read from the store.
@@ -49,30 +48,15 @@ func (u *UI) newDashboard() fyne.CanvasObject {
 
 // reload fetches the counters off the UI goroutine.
 func (d *dashboard) reload() {
-	type result struct {
-		counts map[string]map[storage.Status]int
-		queue  queueCounts
-	}
-	load(d.u, func(ctx context.Context, st *storage.Store) (result, error) {
-		var r result
-		var err error
-		if r.counts, err = st.Counts(ctx); err != nil {
-			return r, err
-		}
-		if r.queue.pending, err = st.OutboxLen(ctx); err != nil {
-			return r, err
-		}
-		rej, err := st.Rejected(ctx)
-		r.queue.rejected = len(rej)
-		return r, err
-	}, func(r result, err error) {
+	load(d.u, func(ctx context.Context, st *storage.Store) (map[string]map[storage.Status]int, error) {
+		return st.Counts(ctx)
+	}, func(c map[string]map[storage.Status]int, err error) {
 		if err != nil {
 			d.u.showError("Counting records", err)
 			return
 		}
-		d.counts, d.queue = r.counts, r.queue
+		d.counts = c
 		d.render()
-		d.u.updateSyncIndicator(d.u.syncStatus())
 	})
 }
 
@@ -125,5 +109,5 @@ func (d *dashboard) render() {
 	if !s.LastSuccess.IsZero() {
 		last = ago(d.u.now(), s.LastSuccess)
 	}
-	d.hub.SetText(fmt.Sprintf("Hub: %s\nLast successful sync: %s\nWaiting to sync: %d   Rejected by the hub: %d", reach, last, d.queue.pending, d.queue.rejected))
+	d.hub.SetText(fmt.Sprintf("Hub: %s\nLast successful sync: %s\nWaiting to sync: %d   Rejected by the hub: %d", reach, last, d.u.queue.pending, d.u.queue.rejected))
 }

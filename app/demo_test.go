@@ -67,7 +67,21 @@ func TestScreenshots(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Connect to a real hub and sync, so the screens show a working setup;
+	// then a conflict and a few local records waiting.
+	url, token := startHub(t)
+	u.show(4)
+	settle(t, u)
+	u.syncv.url.SetText(url)
+	u.syncv.token.SetText(token)
+	test.Tap(u.syncv.connect)
+	settle(t, u)
+	u.syncNow()
+	settle(t, u)
 	makeConflict(t, u.store)
+	importDemo(t, u.store, 40)
+	u.show(4)
+	shot("sync.png")
 	u.show(0)
 	shot("dashboard.png")
 	u.show(1)
@@ -92,8 +106,6 @@ func TestScreenshots(t *testing.T) {
 	settle(t, u)
 	u.confl.list.Select(0)
 	shot("conflict.png")
-	u.show(4)
-	shot("sync.png")
 	u.show(5)
 	shot("reports.png")
 }

@@ -81,10 +81,36 @@ func (u *UI) unlocked(st *storage.Store) {
 	u.show(0)
 }
 
+// reloadQueue reads the outbox figures off the UI goroutine and updates the
+// indicator.
+func (u *UI) reloadQueue() {
+	load(u, func(ctx context.Context, st *storage.Store) (queueCounts, error) {
+		var q queueCounts
+		var err error
+		if q.pending, err = st.OutboxLen(ctx); err != nil {
+			return q, err
+		}
+		rej, err := st.Rejected(ctx)
+		q.rejected = len(rej)
+		return q, err
+	}, func(q queueCounts, err error) {
+		if err != nil {
+			u.showError("Reading the outbox", err)
+			return
+		}
+		u.queue, u.queueKnown = q, true
+		u.updateSyncIndicator(u.syncStatus())
+		if u.dash != nil {
+			u.dash.render()
+		}
+	})
+}
+
 // show opens screen i. Leaving a form autosaves it.
 func (u *UI) show(i int) {
 	u.touch()
 	u.flushOpenForm()
+	u.reloadQueue()
 	u.form = nil
 	u.current = i
 	u.dash, u.records, u.confl, u.syncv = nil, nil, nil, nil
@@ -106,6 +132,7 @@ func (u *UI) setProgress(o fyne.CanvasObject) {
 
 // refreshAll reloads whatever screen is showing.
 func (u *UI) refreshAll() {
+	u.reloadQueue()
 	if u.dash != nil {
 		u.dash.reload()
 	}
@@ -190,9 +217,10 @@ func (u *UI) updateSyncIndicator(s ccmsync.Status) {
 	if u.syncInd == nil {
 		return
 	}
-	// Before the engine's first report, the store's own outbox figures.
-	if s.LastAttempt.IsZero() && u.dash != nil {
-		s.Pending, s.Rejected = u.dash.queue.pending, u.dash.queue.rejected
+	// The store's outbox is the truth about what waits; the engine only
+	// counts it while syncing.
+	if u.queueKnown && !s.Syncing {
+		s.Pending, s.Rejected = u.queue.pending, u.queue.rejected
 	}
 	u.syncInd.SetText(syncSummary(s, u.now()))
 }
