@@ -325,7 +325,7 @@ func (e *ImportError) Is(target error) bool { return target == forms.ErrInvalid 
 
 // importBatch is how many records one import transaction holds at most; a
 // batch that is still too big for Badger is split.
-const importBatch = 5000
+const importBatch = 4000
 
 // Import validates every row against the latest version of formID and, only
 // if all are valid, saves each as a new finalised record queued in the
