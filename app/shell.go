@@ -81,17 +81,18 @@ func (u *UI) unlocked(st *storage.Store) {
 	u.show(0)
 }
 
-// reloadQueue reads the outbox figures off the UI goroutine and updates the
+// reloadQueue reads the records waiting for or rejected by the hub off the UI goroutine and updates the
 // indicator.
 func (u *UI) reloadQueue() {
+	// From the store's maintained counters (records, not revisions):
+	// scanning the outbox would cost time proportional to its length.
 	load(u, func(ctx context.Context, st *storage.Store) (queueCounts, error) {
 		var q queueCounts
-		var err error
-		if q.pending, err = st.OutboxLen(ctx); err != nil {
-			return q, err
+		c, err := st.Counts(ctx)
+		for _, m := range c {
+			q.pending += m[storage.StatusPending]
+			q.rejected += m[storage.StatusRejected]
 		}
-		rej, err := st.Rejected(ctx)
-		q.rejected = len(rej)
 		return q, err
 	}, func(q queueCounts, err error) {
 		if err != nil {
