@@ -113,8 +113,6 @@ type Store struct {
 	// guarded by wmu.
 	lastUpdated int64
 	gc          *gcLoop
-	gcStop      context.CancelFunc
-	gcDone      chan struct{}
 	closed      sync.Once
 }
 
@@ -209,13 +207,7 @@ func openDB(o Options, key, hdr []byte) (*Store, error) {
 		interval = 10 * time.Minute
 	}
 	s.gc = newGCLoop(db, interval, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	s.gcStop = cancel
-	s.gcDone = make(chan struct{})
-	go func() {
-		defer close(s.gcDone)
-		s.gc.Run(ctx)
-	}()
+	go s.gc.Run(context.Background())
 	return s, nil
 }
 
@@ -223,8 +215,7 @@ func openDB(o Options, key, hdr []byte) (*Store, error) {
 func (s *Store) Close() error {
 	var err error
 	s.closed.Do(func() {
-		s.gcStop()
-		<-s.gcDone
+		s.gc.Close()
 		err = s.db.Close()
 	})
 	return err
@@ -340,20 +331,34 @@ func (b badgerLogger) Warningf(f string, a ...any) { b.l.Warn("badger: " + fmt.S
 func (b badgerLogger) Infof(f string, a ...any)    { b.l.Debug("badger: " + fmt.Sprintf(f, a...)) }
 func (b badgerLogger) Debugf(f string, a ...any)   {}
 
-// gcLoop runs Badger's value-log garbage collection periodically.
+// gcLoop runs Badger's value-log garbage collection periodically. Its owner
+// starts Run in a goroutine and calls Close, which stops Run and waits for it.
 type gcLoop struct {
 	db       *badger.DB
 	interval time.Duration
 	log      *slog.Logger
+	stop     chan struct{}
+	done     chan struct{}
+	once     sync.Once
 }
 
 func newGCLoop(db *badger.DB, interval time.Duration, log *slog.Logger) *gcLoop {
-	return &gcLoop{db: db, interval: interval, log: log}
+	return &gcLoop{db: db, interval: interval, log: log, stop: make(chan struct{}), done: make(chan struct{})}
 }
 
-// Run collects garbage every interval until ctx is done. Each round calls
-// RunValueLogGC until it reports nothing to do.
+// Run collects garbage every interval until ctx is done or Close is called.
+// Each round calls RunValueLogGC until it reports nothing to do.
 func (g *gcLoop) Run(ctx context.Context) {
+	defer close(g.done)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-g.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	t := time.NewTicker(g.interval)
 	defer t.Stop()
 	for {
@@ -361,12 +366,17 @@ func (g *gcLoop) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n := g.round(ctx)
-			if n > 0 {
+			if n := g.round(ctx); n > 0 {
 				g.log.Info("value log garbage collected", "files", n)
 			}
 		}
 	}
+}
+
+// Close stops Run and waits for it to return. Run must have been started.
+func (g *gcLoop) Close() {
+	g.once.Do(func() { close(g.stop) })
+	<-g.done
 }
 
 // round rewrites value-log files until Badger says nothing is left to do and

@@ -624,3 +624,22 @@ func TestListAndCountMemoryFlat(t *testing.T) {
 	}
 	t.Logf("allocs per list page %v -> %v, per count %v -> %v", l1, l2, c1, c2)
 }
+
+func TestGCLoopRunAndClose(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	ctx := context.Background()
+	big := bytes.Repeat([]byte("x"), 1<<20)
+	for i := range 30 {
+		if err := s.SetSetting(ctx, fmt.Sprint("blob", i%3), big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.gc.round(ctx) // must return once Badger has nothing left to rewrite
+	// A loop whose context ends returns by itself; Close then returns at once.
+	g := newGCLoop(s.db, time.Millisecond, s.log)
+	cctx, cancel := context.WithCancel(ctx)
+	go g.Run(cctx)
+	cancel()
+	g.Close()
+	g.Close()
+}
