@@ -192,3 +192,30 @@ func TestPassphrasePrompt(t *testing.T) {
 		})
 	}
 }
+
+func TestRecordUsageErrors(t *testing.T) {
+	s := newRecStoreEnv(t)
+	data := writeTestFile(t, "a.json", goodCasualty)
+	for _, tt := range []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"add without form", []string{"record", "add", "--file", data}, 2, "--form"},
+		{"add unknown form", []string{"record", "add", "--form", "nope", "--file", data}, 1, "nope"},
+		{"add malformed json", []string{"record", "add", "--form", "casualty", "--file", writeTestFile(t, "b.json", "{")}, 1, "JSON"},
+		{"import unknown extension", []string{"record", "import", "--form", "casualty", "--file", writeTestFile(t, "x.txt", "")}, 2, ".jsonl"},
+		{"import unknown csv column", []string{"record", "import", "--form", "casualty", "--file", writeTestFile(t, "x.csv", "nope\n1\n")}, 1, "nope"},
+		{"edit unknown", []string{"record", "edit", "missing", "--file", data}, 1, "not found"},
+		{"list bad date", []string{"record", "list", "--from", "yesterday"}, 2, "bad date"},
+		{"backup without out", []string{"backup"}, 2, "--out"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errs := s.run(tt.args...)
+			if code != tt.code || !strings.Contains(errs, tt.msg) {
+				t.Fatalf("exit %d (want %d): %s", code, tt.code, errs)
+			}
+		})
+	}
+}

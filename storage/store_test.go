@@ -643,3 +643,37 @@ func TestGCLoopRunAndClose(t *testing.T) {
 	g.Close()
 	g.Close()
 }
+
+func TestReplaceStackedRejections(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	a, _ := s.Create(ctx, "casualty", casualty("A", "1"))
+	p, _ := s.PendingOutbox(ctx, 10, 0)
+	s.AckOutbox(ctx, []uint64{p[0].Seq})
+	b, _ := s.Edit(ctx, a.RecordID, casualty("A", "2")) // the hub will reject this one
+	c, _ := s.Edit(ctx, a.RecordID, casualty("A", "3")) // and this one, its parent unknown there
+	p, _ = s.PendingOutbox(ctx, 10, 0)
+	if len(p) != 2 || p[0].Rev.Rev != b.Rev || p[1].Rev.Rev != c.Rev {
+		t.Fatalf("pending %v", p)
+	}
+	s.RejectOutbox(ctx, p[0].Seq, "bad village")
+	s.RejectOutbox(ctx, p[1].Seq, "missing parent")
+	fix, err := s.Edit(ctx, a.RecordID, casualty("A", "4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fix.Parents) != 1 || fix.Parents[0] != a.Rev {
+		t.Fatalf("fix parents %v, want [%s]", fix.Parents, a.Rev)
+	}
+	r, _ := s.Get(ctx, a.RecordID)
+	if r.Status != StatusPending || r.Conflicted || len(r.Leaves) != 1 || r.Leaves[0].Rev != fix.Rev {
+		t.Fatalf("after fix %+v", r)
+	}
+	if h, _ := s.History(ctx, a.RecordID); len(h) != 4 {
+		t.Fatalf("history %d, want 4 (rejected ones kept)", len(h))
+	}
+	if rej, _ := s.Rejected(ctx); len(rej) != 0 {
+		t.Fatalf("rejected %v", rej)
+	}
+	checkCounts(t, s)
+}
