@@ -474,6 +474,7 @@ func TestRunAutoSync(t *testing.T) {
 	if n := h.proxy.Requests("POST", protocol.PathPush) + h.proxy.Requests("GET", protocol.PathPull); n != 0 {
 		t.Errorf("%d sync requests while offline, want 0", n)
 	}
+	waitFor(t, "pending count while offline", func() bool { return a.eng.Status().Pending == 2 })
 	if s := a.eng.Status(); s.Online || !s.Configured {
 		t.Errorf("status while offline: %+v", s)
 	}
@@ -552,4 +553,24 @@ func TestSubscribeLatestValue(t *testing.T) {
 	if _, ok := <-ch; ok {
 		t.Error("channel still open after cancel")
 	}
+}
+
+func TestRefusedCursorRestartsPull(t *testing.T) {
+	h := newTestHub(t)
+	a := newClient(t, h, "a", nil)
+	b := newClient(t, h, "b", nil)
+	a.create(3)
+	a.sync()
+	// b's cursor is one this hub never issued (say, its data was restored
+	// elsewhere): b pulls everything again, once.
+	if _, err := b.store.ApplyRemote(context.Background(), nil, "not-a-cursor"); err != nil {
+		t.Fatal(err)
+	}
+	if res := b.sync(); res.Pulled != 3 {
+		t.Errorf("pull after a refused cursor: %+v, want 3", res)
+	}
+	if cur, _ := b.store.PullCursor(context.Background()); cur == "not-a-cursor" || cur == "" {
+		t.Errorf("cursor after the pull: %q", cur)
+	}
+	assertConverged(t, h, a, b)
 }

@@ -2,7 +2,9 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/ccmcollect/ccmcollect/storage"
 	"github.com/ccmcollect/ccmcollect/sync/protocol"
@@ -20,11 +22,36 @@ type page struct {
 // next page is fetched while the current one is applied; a page is applied
 // only after every earlier page, so the stored cursor always marks a prefix
 // of the hub's commit order.
+//
+// A stored cursor the hub refuses (400: the hub's data was replaced, for
+// example restored on a new machine at the same address) is dropped and the
+// pull starts again from the beginning; applying is idempotent, so this
+// costs bandwidth but never doubles anything.
 func (e *Engine) pull(ctx context.Context, c *hubClient, id storage.Identity, res *Result) error {
 	cursor, err := e.store.PullCursor(ctx)
 	if err != nil {
 		return fmt.Errorf("reading pull cursor: %w", err)
 	}
+	err = e.pullFrom(ctx, c, id, cursor, res)
+	var he *HubError
+	var first *firstPageError
+	if cursor != "" && errors.As(err, &first) && errors.As(err, &he) && he.Status == http.StatusBadRequest {
+		e.log.Warn("the hub refused the pull cursor; pulling again from the beginning")
+		if _, err := e.store.ApplyRemote(ctx, nil, ""); err != nil {
+			return fmt.Errorf("resetting pull cursor: %w", err)
+		}
+		return e.pullFrom(ctx, c, id, "", res)
+	}
+	return err
+}
+
+// firstPageError marks an error of the first page of a pull.
+type firstPageError struct{ err error }
+
+func (e *firstPageError) Error() string { return e.err.Error() }
+func (e *firstPageError) Unwrap() error { return e.err }
+
+func (e *Engine) pullFrom(ctx context.Context, c *hubClient, id storage.Identity, cursor string, res *Result) error {
 	ctx, cancel := context.WithCancel(ctx)
 	pages := make(chan page, 1)
 	fetched := make(chan struct{})
@@ -55,6 +82,9 @@ func (e *Engine) pull(ctx context.Context, c *hubClient, id storage.Identity, re
 	done := 0
 	for p := range pages {
 		if p.err != nil {
+			if p.since == cursor {
+				return &firstPageError{p.err}
+			}
 			return p.err
 		}
 		revs := p.resp.Revisions

@@ -112,6 +112,7 @@ func (l *loop) probe(ctx context.Context) {
 	}
 	e.update(func(s *Status) { s.Configured, s.Online = true, l.online })
 	if !l.online {
+		e.refreshCounts(ctx) // saves while offline still show as pending
 		return
 	}
 	if l.authToken != "" {
@@ -165,4 +166,17 @@ func (l *loop) trySync(ctx context.Context) {
 		}
 		e.mu.Unlock()
 	}
+}
+
+// refreshCounts updates Status.Pending and Status.Rejected from the store.
+func (e *Engine) refreshCounts(ctx context.Context) {
+	pending, err := e.store.OutboxLen(ctx)
+	if err != nil {
+		return
+	}
+	rejected, err := e.store.Rejected(ctx)
+	if err != nil {
+		return
+	}
+	e.update(func(s *Status) { s.Pending, s.Rejected = pending, len(rejected) })
 }
