@@ -612,6 +612,29 @@ func TestNeedsReportPDF(t *testing.T) {
 			t.Fatalf("csv %s: %v %.80q", v.outPath, err, b)
 		}
 	})
+	t.Run("case sheet", func(t *testing.T) {
+		rev, err := u.store.Create(context.Background(), "casualty", map[string]any{"incident_date": "2023-06-02", "adm1": "Attapeu",
+			"outcome": "injured", "sex": "male", "consent": "yes", "name": "Khamla Phommachanh"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.openRecord(rev.RecordID)
+		settle(t, u)
+		test.Tap(findButton(t, u.win.Canvas().Content(), "Case sheet"))
+		v := u.reportv
+		test.Tap(v.gen)
+		settle(t, u)
+		if !strings.Contains(filepath.Base(v.outPath), "case-sheet") {
+			t.Fatalf("no case sheet: %q", v.result.Text)
+		}
+		out, err := exec.Command("pdftotext", v.outPath, "-").Output()
+		if err != nil || !strings.Contains(string(out), rev.RecordID) || !strings.Contains(string(out), "Attapeu") {
+			t.Errorf("case sheet lacks the record (%v)", err)
+		}
+		if strings.Contains(string(out), "Khamla") {
+			t.Error("case sheet prints a personal field without being asked")
+		}
+	})
 	t.Run("bad filter", func(t *testing.T) {
 		v.kind.SetSelected(kindNeeds)
 		v.from.SetText("12/03/2024")

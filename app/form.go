@@ -136,7 +136,15 @@ func (fv *formView) render() fyne.CanvasObject {
 			fv.u.showHistory(fv.id)
 		}
 	})
-	bar := container.NewHBox(save, fin, hist)
+	sheet := widget.NewButtonWithIcon("Case sheet", theme.DocumentPrintIcon(), func() {
+		if fv.id != "" && fv.hasRev {
+			fv.u.openCaseSheet(fv.id)
+		}
+	})
+	if !fv.hasRev {
+		sheet.Disable() // a case sheet prints saved revisions
+	}
+	bar := container.NewHBox(save, fin, hist, sheet)
 	head := widget.NewLabelWithStyle(fv.form.Title, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	fv.u.win.Canvas().AddShortcut(&desktopShortcutSave, func(fyne.Shortcut) {
 		if fv.u.form == fv {

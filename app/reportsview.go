@@ -108,6 +108,13 @@ func (u *UI) newReportsView() fyne.CanvasObject {
 	return titled("Reports", container.NewVScroll(box))
 }
 
+// openCaseSheet shows the reports screen set up for record id's case sheet.
+func (u *UI) openCaseSheet(id string) {
+	u.show(5)
+	u.reportv.kind.SetSelected(kindCase)
+	u.reportv.recordID.SetText(id)
+}
+
 // filter reads the needs-assessment filters.
 func (v *reportsView) filter() (reports.Filter, error) {
 	var f reports.Filter
