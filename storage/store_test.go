@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,8 +22,11 @@ var testKDF = kdfParams{Time: 1, Memory: 1024, Threads: 1}
 var testNow = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 
 func testOptions(dir, pass string) Options {
+	var mu sync.Mutex
 	clock := testNow
 	return Options{Dir: dir, Passphrase: []byte(pass), kdf: &testKDF, Now: func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
 		clock = clock.Add(time.Millisecond)
 		return clock
 	}}
@@ -674,6 +678,41 @@ func TestReplaceStackedRejections(t *testing.T) {
 	}
 	if rej, _ := s.Rejected(ctx); len(rej) != 0 {
 		t.Fatalf("rejected %v", rej)
+	}
+	checkCounts(t, s)
+}
+
+func TestConcurrentWriters(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 10 {
+				r, err := s.Create(ctx, "casualty", casualty("C", fmt.Sprint(g, i)))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if i%3 == 0 {
+					if _, err := s.Edit(ctx, r.RecordID, casualty("C", "edited")); err != nil {
+						t.Error(err)
+					}
+				}
+				if _, err := s.List(ctx, Query{Limit: 5}); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if c, _ := s.Counts(ctx); c["casualty"][StatusPending] != 40 {
+		t.Fatalf("counts %v", c)
+	}
+	if n, _ := s.OutboxLen(ctx); n != 40+4*4 {
+		t.Fatalf("outbox %d", n)
 	}
 	checkCounts(t, s)
 }
