@@ -88,13 +88,19 @@ func readDataFile(path string) (map[string]any, error) {
 
 // reportInvalid prints every problem of a validation error and returns an
 // exit-status-1 error; other errors are returned as they are.
-func reportInvalid(env *Env, err error) error {
+// With asJSON the problems also go to stdout as {"errors": [problem, …]}.
+func reportInvalid(env *Env, err error, asJSON bool) error {
 	var ve *forms.ValidationError
 	if !errors.As(err, &ve) {
 		return err
 	}
 	for _, p := range ve.Problems {
 		fmt.Fprintf(env.Stderr, "invalid: %s: %s: %s\n", p.Field, p.Rule, p.Message)
+	}
+	if asJSON {
+		json.NewEncoder(env.Stdout).Encode(struct {
+			Errors []forms.Problem `json:"errors"`
+		}{ve.Problems})
 	}
 	return &ExitError{Code: 1, Err: fmt.Errorf("%d problems in the %s data", len(ve.Problems), ve.FormID)}
 }
@@ -147,13 +153,13 @@ func runRecordAdd(ctx context.Context, env *Env, args []string) error {
 	if *draft {
 		id, err := st.SaveDraft(ctx, "", *formID, data)
 		if err != nil {
-			return reportInvalid(env, err)
+			return reportInvalid(env, err, *asJSON)
 		}
 		return printSaved(env, *asJSON, savedOutput{ID: id, Status: string(storage.StatusDraft)})
 	}
 	rev, err := st.Create(ctx, *formID, data)
 	if err != nil {
-		return reportInvalid(env, err)
+		return reportInvalid(env, err, *asJSON)
 	}
 	return printSaved(env, *asJSON, savedOutput{ID: rev.RecordID, Rev: rev.Rev, Status: string(storage.StatusPending)})
 }
@@ -180,7 +186,7 @@ func runRecordEdit(ctx context.Context, env *Env, args []string) error {
 	defer st.Close()
 	rev, err := st.Edit(ctx, pos[0], data)
 	if err != nil {
-		return reportInvalid(env, err)
+		return reportInvalid(env, err, *asJSON)
 	}
 	return printSaved(env, *asJSON, savedOutput{ID: rev.RecordID, Rev: rev.Rev, Status: string(storage.StatusPending)})
 }

@@ -65,6 +65,13 @@ func TestRecordCommands(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "sex") || !strings.Contains(errs, "incident_date") {
 		t.Fatalf("invalid add: %d %s", code, errs)
 	}
+	code, out, _ = s.run("record", "add", "--form", "casualty", "--json", "--file", writeTestFile(t, "b2.json", `{"adm1":"X","sex":"robot"}`))
+	var probs struct {
+		Errors []forms.Problem `json:"errors"`
+	}
+	if code != 1 || json.Unmarshal([]byte(out), &probs) != nil || len(probs.Errors) < 2 {
+		t.Fatalf("invalid add --json: %d %s", code, out)
+	}
 	if code, _, errs = s.run("record", "add", "--form", "casualty", "--file", writeTestFile(t, "c.json", `{"adm1":"Draftland"}`), "--draft"); code != 0 {
 		t.Fatalf("draft add: %s", errs)
 	}
