@@ -146,6 +146,11 @@ func New(a fyne.App, o Options) *UI {
 	u.win = a.NewWindow("CCM Collect")
 	u.win.Resize(fyne.NewSize(1280, 720))
 	u.win.SetMaster()
+	u.win.SetOnClosed(func() {
+		if u.store != nil {
+			u.flushOpenForm() // closing the window keeps what was typed
+		}
+	})
 	u.win.Canvas().SetOnTypedKey(func(*fyne.KeyEvent) { u.touch() })
 	u.win.Canvas().SetOnTypedRune(func(rune) { u.touch() })
 	u.touch()
