@@ -116,9 +116,12 @@ func printSaved(env *Env, asJSON bool, out savedOutput) error {
 	if asJSON {
 		return json.NewEncoder(env.Stdout).Encode(out)
 	}
-	if out.Rev != "" {
+	switch {
+	case out.Rev != "":
 		fmt.Fprintf(env.Stdout, "revision %s (%s)\n", out.Rev, out.Status)
-	} else {
+	case out.Status == "discarded":
+		fmt.Fprintf(env.Stdout, "draft discarded\n")
+	default:
 		fmt.Fprintf(env.Stdout, "draft saved\n")
 	}
 	fmt.Fprintln(env.Stdout, out.ID)
@@ -207,6 +210,13 @@ func runRecordDelete(ctx context.Context, env *Env, args []string) error {
 	}
 	defer st.Close()
 	rev, err := st.Delete(ctx, pos[0])
+	if errors.Is(err, storage.ErrDraftOnly) {
+		// Never finalised: nothing travelled, so the draft simply goes.
+		if err := st.DiscardDraft(ctx, pos[0]); err != nil {
+			return err
+		}
+		return printSaved(env, *asJSON, savedOutput{ID: pos[0], Status: "discarded"})
+	}
 	if err != nil {
 		return err
 	}

@@ -75,6 +75,13 @@ func TestRecordCommands(t *testing.T) {
 	if code, _, errs = s.run("record", "add", "--form", "casualty", "--file", writeTestFile(t, "c.json", `{"adm1":"Draftland"}`), "--draft"); code != 0 {
 		t.Fatalf("draft add: %s", errs)
 	}
+	code, out, _ = s.run("record", "add", "--form", "casualty", "--file", writeTestFile(t, "d.json", `{"adm1":"Gone"}`), "--draft")
+	if code != 0 {
+		t.Fatal("second draft")
+	}
+	if code, out, errs = s.run("record", "delete", lastOutLine(out)); code != 0 || !strings.Contains(out, "draft discarded") {
+		t.Fatalf("delete a draft: %d %s %s", code, out, errs)
+	}
 	code, out, _ = s.run("record", "list", "--json")
 	var l listOutput
 	if code != 0 || json.Unmarshal([]byte(out), &l) != nil || len(l.Records) != 2 || l.Records[1].ID != id {

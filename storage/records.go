@@ -213,7 +213,7 @@ func (s *Store) change(ctx context.Context, id string, data map[string]any, dele
 		}
 		win, ok := old.winner()
 		if !ok {
-			return fmt.Errorf("%s has only a draft: %w", id, ErrNotFound)
+			return fmt.Errorf("%s: %w", id, ErrDraftOnly)
 		}
 		if win.Deleted {
 			return fmt.Errorf("%s: %w", id, ErrDeleted)
@@ -232,6 +232,47 @@ func (s *Store) change(ctx context.Context, id string, data map[string]any, dele
 		return nil, fmt.Errorf("%s %s: %w", verb, id, err)
 	}
 	return rev.Clone(), nil
+}
+
+// DiscardDraft removes the draft of record id. A record that was never
+// finalised disappears entirely (drafts are local and never travelled); a
+// finalised record keeps every revision and only loses its draft.
+func (s *Store) DiscardDraft(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := s.update(func(w *writer) error {
+		old, err := loadMeta(w.txn, id)
+		if err != nil {
+			return err
+		}
+		if old.Draft == nil {
+			return fmt.Errorf("%s: %w", id, ErrNoDraft)
+		}
+		m := cloneMeta(old)
+		m.Draft = nil
+		if len(m.Leaves) > 0 {
+			data, err := w.winnerData(id, m, nil)
+			if err != nil {
+				return err
+			}
+			return w.putMeta(id, old, m, data, false)
+		}
+		if old.Listed {
+			if err := w.txn.Delete(indexKey(old.FormID, time.Unix(0, old.Updated), id)); err != nil {
+				return err
+			}
+			if err := w.txn.Delete(allKey(time.Unix(0, old.Updated), id)); err != nil {
+				return err
+			}
+			w.counts[string(countKey(old.FormID, old.ListedAs))]--
+		}
+		return w.txn.Delete(metaKey(id))
+	})
+	if err != nil {
+		return fmt.Errorf("discarding draft of %s: %w", id, err)
+	}
+	return nil
 }
 
 // Get returns the current state of record id, or an error wrapping ErrNotFound.

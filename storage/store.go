@@ -50,6 +50,9 @@ var (
 	ErrDeleted = errors.New("record is deleted")
 	// ErrFormMismatch reports data for another form than the record's.
 	ErrFormMismatch = errors.New("record belongs to another form")
+	// ErrDraftOnly reports an edit or deletion of a record that was never
+	// finalised; DiscardDraft removes such a record.
+	ErrDraftOnly = errors.New("record is only a draft")
 	// ErrEmptyPassphrase reports an empty passphrase.
 	ErrEmptyPassphrase = errors.New("empty passphrase")
 )

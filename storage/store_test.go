@@ -156,6 +156,17 @@ func TestRecordLifecycle(t *testing.T) {
 	if r.Status != StatusDraft || r.Current != nil || r.Draft["adm1"] != "Savannakhet" {
 		t.Fatalf("draft: %+v", r)
 	}
+	if _, err := s.Delete(ctx, id); !errors.Is(err, ErrDraftOnly) {
+		t.Fatalf("delete a draft: %v", err)
+	}
+	gone, _ := s.SaveDraft(ctx, "", "casualty", map[string]any{"adm1": "Gone"})
+	if err := s.DiscardDraft(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, gone); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("discarded draft still there: %v", err)
+	}
+	checkCounts(t, s)
 	if _, err := s.Finalise(ctx, id); !errors.Is(err, forms.ErrInvalid) {
 		t.Fatalf("finalise incomplete draft: %v", err)
 	}
