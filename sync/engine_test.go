@@ -574,3 +574,30 @@ func TestRefusedCursorRestartsPull(t *testing.T) {
 	}
 	assertConverged(t, h, a, b)
 }
+
+// TestBatchRefusedWhole checks that when the hub refuses a whole push (400
+// or 413) because of one revision, the engine isolates that revision, marks
+// it rejected with the hub's reason and pushes all the others.
+func TestBatchRefusedWhole(t *testing.T) {
+	for _, status := range []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			h := newTestHub(t)
+			a := newClient(t, h, "a", func(o *Options) { o.PushBatch = 8 })
+			ids := a.create(20)
+			culprit := ids[11]
+			h.proxy.Add(faultproxy.Rule{Method: http.MethodPost, PathPrefix: protocol.PathPush,
+				BodyContains: culprit, Action: faultproxy.Respond, Status: status, Times: -1})
+			res := a.sync()
+			if res.Pushed != 19 || res.Rejected != 1 {
+				t.Errorf("sync: %+v, want 19 pushed and 1 rejected", res)
+			}
+			rej, err := a.store.Rejected(context.Background())
+			if err != nil || len(rej) != 1 || rej[0].Rev.RecordID != culprit || !strings.Contains(rej[0].Rejection, "faultproxy") {
+				t.Errorf("rejected: %+v %v", rej, err)
+			}
+			if n := len(h.revisions(h.tokens["a"])); n != 19 {
+				t.Errorf("hub holds %d, want 19", n)
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ package faultproxy
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -48,8 +49,11 @@ const (
 type Rule struct {
 	Method     string // "" matches any
 	PathPrefix string // "" matches any
-	Skip       int    // matching requests that pass untouched before the rule fires
-	Times      int    // how many times it fires; 0 means once, -1 forever
+	// BodyContains, when set, matches only requests whose body (after
+	// gzip decompression) contains it.
+	BodyContains string
+	Skip         int // matching requests that pass untouched before the rule fires
+	Times        int // how many times it fires; 0 means once, -1 forever
 
 	Action     Action
 	Bytes      int           // for CutRequest and CutResponse
@@ -192,13 +196,22 @@ func (p *Proxy) accept() {
 }
 
 // match returns the rule that fires for req, or nil, and counts the request.
-func (p *Proxy) match(req *http.Request) *Rule {
+func (p *Proxy) match(req *http.Request, body []byte) *Rule {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.requests[req.Method+" "+req.URL.Path]++
+	var plain []byte
 	for _, r := range p.rules {
 		if r.Method != "" && r.Method != req.Method || !strings.HasPrefix(req.URL.Path, r.PathPrefix) {
 			continue
+		}
+		if r.BodyContains != "" {
+			if plain == nil {
+				plain = decoded(req, body)
+			}
+			if !bytes.Contains(plain, []byte(r.BodyContains)) {
+				continue
+			}
 		}
 		times := r.Times
 		if times == 0 {
@@ -241,7 +254,7 @@ func (p *Proxy) serve(client net.Conn) {
 			return
 		}
 		raw := serializeRequest(req, body)
-		rule := p.match(req)
+		rule := p.match(req, body)
 		if rule != nil && rule.Action == Respond {
 			if err := writeResponse(client, rule.Status, rule.RetryAfter); err != nil {
 				return
@@ -339,4 +352,20 @@ func writeResponse(w io.Writer, status int, retryAfter string) error {
 		return errors.Join(errors.New("faultproxy: writing answer"), err)
 	}
 	return nil
+}
+
+// decoded returns body, gunzipped when the request says it is gzip.
+func decoded(req *http.Request, body []byte) []byte {
+	if !strings.EqualFold(req.Header.Get("Content-Encoding"), "gzip") {
+		return body
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return body
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		return body
+	}
+	return plain
 }
