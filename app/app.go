@@ -83,14 +83,15 @@ type UI struct {
 	mu        sync.Mutex // guards lastInput (the idle goroutine reads it)
 	lastInput time.Time
 
-	store   *storage.Store // nil while locked
+	store   *storage.Store  // nil while locked
+	inUse   *sync.WaitGroup // background work using store; the store closes after it
+	closed  chan struct{}   // closed once the last locked store is closed
 	dataDir string
 	tempDir string // demo data directory, removed by Close
 
 	// Always-visible parts of the main screen.
 	statusBar *widget.Label
 	body      *fyne.Container
-	nav       *widget.List
 	screens   []screen
 	current   int
 
@@ -238,9 +239,18 @@ func (u *UI) lock() {
 	u.flushOpenForm()
 	u.lockGen++
 	u.stopServices()
-	if err := u.store.Close(); err != nil {
-		u.log.Warn("closing store on lock", "err", err)
-	}
+	// Background work may still be reading the store (a report, a page):
+	// close it once that work is done, off the UI goroutine. Unlocking
+	// again waits for this.
+	st, inUse, closed := u.store, u.inUse, make(chan struct{})
+	u.closed = closed
+	u.goBG(func(context.Context) {
+		defer close(closed)
+		inUse.Wait()
+		if err := st.Close(); err != nil {
+			u.log.Warn("closing store on lock", "err", err)
+		}
+	})
 	u.store = nil
 	u.dash, u.records, u.confl, u.syncv = nil, nil, nil, nil
 	u.showUnlock()

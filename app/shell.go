@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -29,12 +30,14 @@ var statusOrder = []storage.Status{storage.StatusDraft, storage.StatusPending, s
 // load runs work off the UI goroutine and applies its result in one fyne.Do,
 // unless the store was locked or closed in the meantime.
 func load[T any](u *UI, work func(ctx context.Context, st *storage.Store) (T, error), apply func(T, error)) {
-	st, gen := u.store, u.lockGen
+	st, gen, inUse := u.store, u.lockGen, u.inUse
 	if st == nil {
 		return
 	}
+	inUse.Add(1)
 	u.goBG(func(ctx context.Context) {
 		v, err := work(ctx, st)
+		inUse.Done()
 		u.do(func() {
 			if gen != u.lockGen || u.ctx.Err() != nil {
 				return
@@ -47,6 +50,7 @@ func load[T any](u *UI, work func(ctx context.Context, st *storage.Store) (T, er
 // unlocked shows the main screen over an open store.
 func (u *UI) unlocked(st *storage.Store) {
 	u.store = st
+	u.inUse = new(sync.WaitGroup)
 	u.unlockUI = nil
 	u.touch()
 	u.startServices()

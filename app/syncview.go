@@ -160,8 +160,10 @@ func (u *UI) syncNow() {
 		u.syncv.result.SetText("Syncing…")
 	}
 	u.setStatus("Syncing…")
-	gen := u.lockGen
+	gen, inUse := u.lockGen, u.inUse
+	inUse.Add(1)
 	u.goBG(func(ctx context.Context) {
+		defer inUse.Done()
 		ch, unsub := eng.Subscribe()
 		done := make(chan struct{})
 		fwd := make(chan struct{})

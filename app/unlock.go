@@ -68,7 +68,7 @@ type unlockForm struct {
 // showUnlock shows the passphrase screen: "create" on first run (no store
 // in the data directory), "unlock" afterwards.
 func (u *UI) showUnlock() {
-	u.body, u.statusBar, u.nav = nil, nil, nil
+	u.body, u.statusBar = nil, nil
 	f := &unlockForm{create: !storage.Exists(u.dataDir)}
 	f.pass = widget.NewPasswordEntry()
 	f.pass.SetPlaceHolder("Passphrase")
@@ -140,8 +140,11 @@ func (u *UI) submitUnlock(f *unlockForm) {
 	f.button.Disable()
 	f.progress.Show()
 	f.progress.Start()
-	gen := u.lockGen
+	gen, closed := u.lockGen, u.closed
 	u.goBG(func(ctx context.Context) {
+		if closed != nil {
+			<-closed // the store closed on lock must release the directory first
+		}
 		st, err := storage.Open(ctx, storage.Options{Dir: u.dataDir, Passphrase: []byte(pass), Forms: u.reg, Now: u.now, Logger: u.log})
 		u.do(func() {
 			f.progress.Stop()
