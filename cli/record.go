@@ -532,8 +532,20 @@ func runRecordShow(ctx context.Context, env *Env, args []string) error {
 	}
 	f, ferr := st.Forms().Get(r.FormID, r.FormVersion)
 	hide := func(d map[string]any) map[string]any {
-		if len(d) == 0 || ferr != nil {
+		if len(d) == 0 {
 			return d
+		}
+		if ferr != nil {
+			// Without the definition nothing says which fields are
+			// personal: hide every value unless --personal.
+			if *personal {
+				return d
+			}
+			out := make(map[string]any, len(d))
+			for k := range d {
+				out[k] = hiddenValue
+			}
+			return out
 		}
 		d = f.Compute(d)
 		if !*personal {
