@@ -49,8 +49,8 @@ func init() {
 		Run:     runRecordList,
 	})
 	register(Command{
-		Name: "record show", Usage: "ID [--personal] [--history] [--json]",
-		Summary: "Shows a record's current data with calculated fields; personal fields are hidden unless --personal.",
+		Name: "record show", Usage: "ID [--include-personal] [--history] [--json]",
+		Summary: "Shows a record's current data with calculated fields; personal fields are hidden unless --include-personal.",
 		Run:     runRecordShow,
 	})
 }
@@ -506,12 +506,12 @@ type showOutput struct {
 	History     []*record.Revision `json:"history,omitempty"`
 }
 
-// hiddenValue replaces personal values unless --personal is given.
+// hiddenValue replaces personal values unless --include-personal is given.
 const hiddenValue = "(hidden)"
 
 func runRecordShow(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags("record show")
-	personal := fs.Bool("personal", false, "show personal fields")
+	personal := fs.Bool("include-personal", false, "show personal fields")
 	history := fs.Bool("history", false, "include every revision")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parseInterleaved(fs, args)
@@ -537,7 +537,7 @@ func runRecordShow(ctx context.Context, env *Env, args []string) error {
 		}
 		if ferr != nil {
 			// Without the definition nothing says which fields are
-			// personal: hide every value unless --personal.
+			// personal: hide every value unless --include-personal.
 			if *personal {
 				return d
 			}

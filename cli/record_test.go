@@ -94,8 +94,8 @@ func TestRecordCommands(t *testing.T) {
 	if code != 0 || strings.Contains(out, "Private Name") || !strings.Contains(out, `"age_group": "child"`) {
 		t.Fatalf("show: %s", out)
 	}
-	if _, out, _ = s.run("record", "show", id, "--personal"); !strings.Contains(out, "Private Name") {
-		t.Fatalf("show --personal: %s", out)
+	if _, out, _ = s.run("record", "show", id, "--include-personal"); !strings.Contains(out, "Private Name") {
+		t.Fatalf("show --include-personal: %s", out)
 	}
 	edited := strings.Replace(goodCasualty, `"age":9`, `"age":10`, 1)
 	if code, out, errs = s.run("record", "edit", id, "--file", writeTestFile(t, "e.json", edited), "--json"); code != 0 || !strings.Contains(out, `"rev":"2-`) {
