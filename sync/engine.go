@@ -181,8 +181,10 @@ type Engine struct {
 	running   bool
 	closed    bool
 	cancelRun context.CancelFunc
-	runDone   chan struct{}
-	notBefore time.Time // from a long Retry-After
+	// cancelSync cancels the sync in progress, if any (Close).
+	cancelSync context.CancelFunc
+	runDone    chan struct{}
+	notBefore  time.Time // from a long Retry-After
 
 	nudge chan struct{}
 
@@ -302,8 +304,11 @@ func (e *Engine) clientFor(url, token string) *hubClient {
 func (e *Engine) SyncNow(ctx context.Context) (Result, error) {
 	e.syncMu.Lock()
 	defer e.syncMu.Unlock()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	e.mu.Lock()
 	closed := e.closed
+	e.cancelSync = cancel
 	e.mu.Unlock()
 	if closed {
 		return Result{}, ErrClosed
@@ -437,18 +442,24 @@ func (e *Engine) Nudge() {
 	}
 }
 
-// Close stops Run, waits for it to return and drops idle connections. A
-// sync in progress is cancelled; what it completed stays durable. Close is
-// idempotent.
+// Close stops Run, cancels a sync in progress (also one started with
+// SyncNow), waits for both to return and drops idle connections; the store
+// may be closed afterwards. What a cancelled sync completed stays durable.
+// Close is idempotent.
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	e.closed = true
-	cancel, done := e.cancelRun, e.runDone
+	cancel, done, cancelSync := e.cancelRun, e.runDone, e.cancelSync
 	e.mu.Unlock()
 	if cancel != nil {
 		cancel()
 		<-done
 	}
+	if cancelSync != nil {
+		cancelSync()
+	}
+	e.syncMu.Lock() // wait for a SyncNow in progress to return
+	defer e.syncMu.Unlock()
 	e.mu.Lock()
 	if e.client != nil {
 		e.client.close()

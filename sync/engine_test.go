@@ -601,3 +601,28 @@ func TestBatchRefusedWhole(t *testing.T) {
 		})
 	}
 }
+
+func TestCloseCancelsSyncNow(t *testing.T) {
+	h := newTestHub(t)
+	a := newClient(t, h, "a", nil)
+	a.create(2)
+	// The push hangs in the proxy until Close cancels it.
+	h.proxy.Add(faultproxy.Rule{Method: http.MethodPost, PathPrefix: protocol.PathPush, Action: faultproxy.Delay, Delay: 500 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.eng.SyncNow(context.Background())
+		done <- err
+	}()
+	waitFor(t, "the push to start", func() bool { return h.proxy.Requests("POST", protocol.PathPush) == 1 })
+	if err := a.eng.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("SyncNow after Close: %v, want context.Canceled", err)
+		}
+	default:
+		t.Fatal("Close returned before SyncNow")
+	}
+}
