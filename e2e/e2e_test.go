@@ -448,7 +448,7 @@ func TestHubKilledMidPush(t *testing.T) {
 		t.Fatalf("import: %d %v", n, err)
 	}
 	// The sixth push is held back long enough to kill the hub under it.
-	proxy.Add(faultproxy.Rule{Method: "POST", PathPrefix: protocol.PathPush, Skip: 5, Action: faultproxy.Delay, Delay: 300 * time.Millisecond})
+	proxy.Add(faultproxy.Rule{Method: "POST", PathPrefix: protocol.PathPush, Skip: 5, Action: faultproxy.Delay, Delay: time.Second})
 	done := make(chan error, 1)
 	var res ccmsync.Result
 	go func() {
