@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
@@ -17,13 +18,14 @@ import (
 )
 
 // runGUI opens the desktop app: `ccmcollect [--data DIR] [--demo]
-// [--demo-records N]`. It returns the process exit code.
+// [--demo-records N] [--lock-after DURATION]`. It returns the process exit code.
 func runGUI(args []string) int {
 	fs := flag.NewFlagSet("ccmcollect", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	dataDir := fs.String("data", cli.DefaultDataDir(), "data directory of the local store")
 	demo := fs.Bool("demo", false, "open a throwaway store filled with generated demo data")
 	demoRecords := fs.Int("demo-records", 3000, "size of the demo data set")
+	lockAfter := fs.Duration("lock-after", 10*time.Minute, "lock after this long without input (0 = never)")
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(os.Stderr, "ccmcollect: %v\ntry `ccmcollect help`\n", err)
 		return 2
@@ -32,12 +34,17 @@ func runGUI(args []string) int {
 		fmt.Fprintf(os.Stderr, "ccmcollect: unknown command %q\ntry `ccmcollect help`\n", fs.Arg(0))
 		return 2
 	}
+	idle := *lockAfter
+	if idle <= 0 {
+		idle = -1 // never
+	}
 	a := fyneapp.NewWithID("org.ccmcollect.app")
 	ui := app.New(a, app.Options{
 		DataDir:     *dataDir,
 		Demo:        *demo,
 		DemoRecords: *demoRecords,
 		Background:  true,
+		IdleLock:    idle,
 		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	// SIGINT/SIGTERM quit like closing the window, so Close still runs

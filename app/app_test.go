@@ -239,6 +239,9 @@ func TestCasualtyEntry(t *testing.T) {
 	if m := field(t, u, "age").msg; !m.Visible() {
 		t.Fatal("age 200 has no message")
 	}
+	if got := field(t, u, "age_group").calc.Text; got != "Unknown" {
+		t.Errorf("age group of an invalid age = %q", got)
+	}
 	age.SetText("12")
 	if m := field(t, u, "age").msg; m.Visible() {
 		t.Fatalf("age 12 still has message %q", m.Text)

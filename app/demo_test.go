@@ -93,6 +93,7 @@ func TestScreenshots(t *testing.T) {
 	choose(t, u, "outcome", "Injured (survivor)")
 	choose(t, u, "cm_context", "By a remnant after the attack")
 	test.Type(entry(t, u, "age"), "130")
+	u.form.scrollTo(field(t, u, "cm_context"))
 	shot("form.png")
 	u.openNew("hazard_area")
 	g := saddCells(t, u.form.byID["beneficiaries"])
@@ -101,6 +102,7 @@ func TestScreenshots(t *testing.T) {
 			test.Type(c, []string{"12", "30", "4", ""}[(i+j)%4])
 		}
 	}
+	u.form.scrollTo(field(t, u, "blocked_land_use"))
 	shot("form-sadd.png")
 	u.show(3)
 	settle(t, u)

@@ -51,6 +51,7 @@ type formView struct {
 	byID    map[string]*fieldUI
 	top     *widget.Label
 	rows    *fyne.Container
+	scroll  *container.Scroll
 	setting bool // values are being loaded: no change handling
 	edits   int  // edits since the last save
 	dirty   bool
@@ -151,7 +152,8 @@ func (fv *formView) render() fyne.CanvasObject {
 			fv.saveDraft()
 		}
 	})
-	return container.NewBorder(container.NewVBox(container.NewBorder(nil, nil, head, bar), fv.top), nil, nil, nil, container.NewVScroll(container.NewPadded(rows)))
+	fv.scroll = container.NewVScroll(container.NewPadded(rows))
+	return container.NewBorder(container.NewVBox(container.NewBorder(nil, nil, head, bar), fv.top), nil, nil, nil, fv.scroll)
 }
 
 // focusFirst puts the keyboard in the first visible input.
@@ -161,6 +163,13 @@ func (fv *formView) focusFirst() {
 			fv.u.win.Canvas().Focus(fu.focus)
 			return
 		}
+	}
+}
+
+// scrollTo brings a field's row into view.
+func (fv *formView) scrollTo(fu *fieldUI) {
+	if fv.scroll != nil {
+		fv.scroll.ScrollToOffset(fyne.NewPos(0, fu.row.Position().Y))
 	}
 }
 
@@ -261,7 +270,6 @@ func (fv *formView) problems(data map[string]any, local map[string]string, full 
 // refresh applies skip logic, calculated values and the draft messages.
 func (fv *formView) refresh() {
 	data, local := fv.collect()
-	computed := fv.form.Compute(data)
 	// Every rule, including dates against today and cross-field rules, but
 	// only on answers given so far: an empty required field is reported
 	// when finalising, not while the user is still on the way to it.
@@ -271,6 +279,15 @@ func (fv *formView) refresh() {
 			delete(probs, id)
 		}
 	}
+	// Calculated values only from answers without a problem: an age of
+	// 130 makes no age group.
+	clean := map[string]any{}
+	for id, v := range data {
+		if _, bad := probs[id]; !bad {
+			clean[id] = v
+		}
+	}
+	computed := fv.form.Compute(clean)
 	relayout := false
 	for _, fu := range fv.fields {
 		if rel := fv.form.Relevant(fu.fd.ID, data); rel != fu.row.Visible() {
@@ -390,6 +407,7 @@ func (fv *formView) finalise() bool {
 		fv.top.SetText(fmt.Sprintf("Cannot finalise: %d problem(s) to correct.\n%s", len(lines), strings.Join(lines, "\n")))
 		if first != nil {
 			fv.u.win.Canvas().Focus(first.focus)
+			fv.scrollTo(first)
 		}
 		return false
 	}
