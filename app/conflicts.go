@@ -106,8 +106,7 @@ func (u *UI) openConflict(id string) {
 			u.showError("Opening conflict", err)
 			return
 		}
-		u.show(3)
-		u.confl = nil
+		u.leave(3)
 		u.setBody(m.render())
 		u.merge = m
 	})

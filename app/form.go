@@ -78,7 +78,7 @@ func (u *UI) openNew(formID string) {
 		u.showError("New record", err)
 		return
 	}
-	u.show(2)
+	u.leave(2)
 	fv := u.newFormView(f, "", false)
 	fv.load(f.Defaults())
 	u.form = fv
@@ -94,8 +94,7 @@ func (u *UI) openForm(r *storage.Record) {
 		u.showError("Opening record", err)
 		return
 	}
-	u.show(1)
-	u.records = nil
+	u.leave(1)
 	fv := u.newFormView(f, r.ID, r.Current != nil)
 	data := r.Draft
 	if data == nil && r.Current != nil {

@@ -33,7 +33,9 @@ type recordsView struct {
 	items   []storage.Summary
 	next    string
 	loading bool
-	gen     int // bumped on every new query; stale pages are dropped
+	gen     int                // bumped on every new query; stale pages are dropped
+	cancel  context.CancelFunc // stops the listing of the previous query
+	qctx    context.Context    // the current query's context
 	formIDs []string
 }
 
@@ -136,6 +138,12 @@ func (v *recordsView) requery() {
 	}
 	v.q = q
 	v.gen++
+	if v.cancel != nil {
+		v.cancel() // typing a search stops the scan for the previous text
+	}
+	var qctx context.Context
+	qctx, v.cancel = context.WithCancel(v.u.ctx)
+	v.qctx = qctx
 	v.items, v.next, v.loading = nil, "", false
 	v.list.Refresh()
 	v.fetch("")
@@ -154,10 +162,10 @@ func (v *recordsView) more() {
 // fetch loads one page off the UI goroutine and appends it.
 func (v *recordsView) fetch(cursor string) {
 	v.loading = true
-	q, gen := v.q, v.gen
+	q, gen, qctx := v.q, v.gen, v.qctx
 	q.Cursor = cursor
-	load(v.u, func(ctx context.Context, st *storage.Store) (storage.Page, error) {
-		return st.List(ctx, q)
+	load(v.u, func(_ context.Context, st *storage.Store) (storage.Page, error) {
+		return st.List(qctx, q) // qctx ends with the app's context too
 	}, func(p storage.Page, err error) {
 		if gen != v.gen {
 			return

@@ -111,15 +111,25 @@ func (u *UI) reloadQueue() {
 	})
 }
 
-// show opens screen i. Leaving a form autosaves it.
+// show opens screen i.
 func (u *UI) show(i int) {
+	u.leave(i)
+	u.setBody(u.screens[i].make())
+}
+
+// leave closes whatever the main area shows before screen i (or a form,
+// or a conflict, of section i) replaces it: the open form is autosaved,
+// the records listing stops.
+func (u *UI) leave(i int) {
 	u.touch()
 	u.flushOpenForm()
 	u.reloadQueue()
-	u.form = nil
+	u.form, u.merge = nil, nil
 	u.current = i
-	u.dash, u.records, u.confl, u.syncv = nil, nil, nil, nil
-	u.setBody(u.screens[i].make())
+	if u.records != nil && u.records.cancel != nil {
+		u.records.cancel()
+	}
+	u.dash, u.records, u.confl, u.syncv, u.reportv = nil, nil, nil, nil, nil
 }
 
 // setProgress puts o (a progress bar, or nil) in the status area.
