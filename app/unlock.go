@@ -88,6 +88,8 @@ func (u *UI) showUnlock() {
 		intro = "Your records are encrypted with this passphrase. Nobody can recover it: write it down and keep it safe."
 		f.confirm = widget.NewPasswordEntry()
 		f.confirm.SetPlaceHolder("Type it again")
+		f.hint.SetText(fmt.Sprintf("At least %d characters; a phrase of several words is easy to remember and hard to guess.", MinPassphrase))
+		f.hint.Wrapping = fyne.TextWrapWord
 		f.pass.OnChanged = func(s string) {
 			_, h := Strength(s)
 			f.hint.SetText(h)
