@@ -359,10 +359,7 @@ func TestSADDGrid(t *testing.T) {
 	unlockNew(t, u)
 	u.openNew("hazard_area")
 	fu := field(t, u, "beneficiaries")
-	g := fu.focus.(*widget.Entry)
-	_ = g
-	grid := u.form.byID["beneficiaries"]
-	cells := saddCells(t, grid)
+	cells := saddCells(t, fu)
 	// female 0-17 = 3, female 18-59 = 5, male 18-59 = 2
 	test.Type(cells.cells[0][0], "3")
 	test.Type(cells.cells[0][1], "5")
@@ -387,7 +384,7 @@ func TestSADDGrid(t *testing.T) {
 	}
 }
 
-// saddCells finds the grid of a sadd field through its closures' state.
+// saddCells finds the widgets of a sadd field's grid in its row.
 func saddCells(t *testing.T, fu *fieldUI) *saddGrid {
 	t.Helper()
 	for _, o := range fu.row.Objects {

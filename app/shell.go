@@ -183,7 +183,9 @@ func (u *UI) startServices() {
 	u.bg.Add(2)
 	go func() {
 		defer u.bg.Done()
-		_ = eng.Run(ctx)
+		if err := eng.Run(ctx); err != nil && ctx.Err() == nil {
+			u.log.Warn("sync engine stopped", "err", err)
+		}
 	}()
 	ch, unsub := eng.Subscribe()
 	go func() {
@@ -214,7 +216,9 @@ func (u *UI) stopServices() {
 		u.stopSync = nil
 	}
 	if u.engine != nil {
-		_ = u.engine.Close()
+		if err := u.engine.Close(); err != nil {
+			u.log.Warn("closing sync engine", "err", err)
+		}
 		u.engine = nil
 	}
 }
