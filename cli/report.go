@@ -14,6 +14,7 @@ import (
 
 	"github.com/ccmcollect/ccmcollect/reports"
 	"github.com/ccmcollect/ccmcollect/storage"
+	ccmsync "github.com/ccmcollect/ccmcollect/sync"
 )
 
 func init() {
@@ -32,8 +33,8 @@ func init() {
 }
 
 // SettingLastSync is the store setting that holds the time (RFC 3339) of
-// the last successful sync; the report cover states it.
-const SettingLastSync = "sync.last_success"
+// the last successful sync; the sync engine writes it.
+const SettingLastSync = ccmsync.SettingLastSuccess
 
 // progress writes a progress line on stderr, rewritten in place.
 type progress struct{ w io.Writer }

@@ -118,6 +118,9 @@ type Options struct {
 const (
 	SettingHubURL   = "sync.hub_url"
 	SettingHubToken = "sync.hub_token"
+	// SettingLastSuccess holds the end of the last successful sync (RFC 3339,
+	// UTC), so reports and a restarted app can say how current the data is.
+	SettingLastSuccess = "sync.last_success"
 )
 
 // Phases of Status.Phase.
@@ -242,6 +245,9 @@ func New(o Options) (*Engine, error) {
 		nudge: make(chan struct{}, 1),
 	}
 	e.status.Phase = PhaseIdle
+	// A quick read of the local store, so the status says how current the
+	// data is from the start, before any sync of this run.
+	e.loadLastSuccess(context.Background())
 	return e, nil
 }
 
@@ -375,6 +381,12 @@ func (e *Engine) finish(ctx context.Context, err error) {
 			}
 		}
 	})
+	if err == nil {
+		at := e.Status().LastSuccess.UTC().Format(time.RFC3339)
+		if serr := e.store.SetSetting(ctx, SettingLastSuccess, []byte(at)); serr != nil {
+			e.log.Warn("could not record the time of the last sync", "err", serr)
+		}
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		e.log.Info("sync failed", "err", err)
 	}

@@ -626,3 +626,25 @@ func TestCloseCancelsSyncNow(t *testing.T) {
 		t.Fatal("Close returned before SyncNow")
 	}
 }
+
+// The time of the last successful sync outlives the engine: a new engine on
+// the same store reports it, and so can the printed report.
+func TestLastSuccessPersists(t *testing.T) {
+	h := newTestHub(t)
+	at := time.Date(2026, 11, 26, 15, 4, 5, 0, time.UTC)
+	a := newClient(t, h, "a", func(o *Options) { o.Now = func() time.Time { return at } })
+	if !a.eng.Status().LastSuccess.IsZero() {
+		t.Fatalf("new store reports a last sync: %v", a.eng.Status().LastSuccess)
+	}
+	a.create(1)
+	a.sync()
+	b, err := a.store.Setting(context.Background(), SettingLastSuccess)
+	if err != nil || string(b) != "2026-11-26T15:04:05Z" {
+		t.Fatalf("stored last success = %q, %v", b, err)
+	}
+	a.close()
+	a.open(nil)
+	if got := a.eng.Status().LastSuccess; !got.Equal(at) {
+		t.Fatalf("reopened engine reports last sync %v, want %v", got, at)
+	}
+}

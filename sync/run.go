@@ -180,3 +180,21 @@ func (e *Engine) refreshCounts(ctx context.Context) {
 	}
 	e.update(func(s *Status) { s.Pending, s.Rejected = pending, len(rejected) })
 }
+
+// loadLastSuccess puts the time of the last successful sync, as an earlier
+// run recorded it in the store, into the status.
+func (e *Engine) loadLastSuccess(ctx context.Context) {
+	b, err := e.store.Setting(ctx, SettingLastSuccess)
+	if err != nil {
+		return
+	}
+	t, err := time.Parse(time.RFC3339, string(b))
+	if err != nil {
+		return
+	}
+	e.update(func(s *Status) {
+		if s.LastSuccess.IsZero() {
+			s.LastSuccess = t
+		}
+	})
+}
