@@ -112,17 +112,19 @@ type savedOutput struct {
 	Status string `json:"status"`
 }
 
+// printSaved prints the record id alone on stdout, so that
+// id=$(ccmcollect record add …) works, and what happened on stderr.
 func printSaved(env *Env, asJSON bool, out savedOutput) error {
 	if asJSON {
 		return json.NewEncoder(env.Stdout).Encode(out)
 	}
 	switch {
 	case out.Rev != "":
-		fmt.Fprintf(env.Stdout, "revision %s (%s)\n", out.Rev, out.Status)
+		fmt.Fprintf(env.Stderr, "revision %s (%s)\n", out.Rev, out.Status)
 	case out.Status == "discarded":
-		fmt.Fprintf(env.Stdout, "draft discarded\n")
+		fmt.Fprintf(env.Stderr, "draft discarded\n")
 	default:
-		fmt.Fprintf(env.Stdout, "draft saved\n")
+		fmt.Fprintf(env.Stderr, "draft saved\n")
 	}
 	fmt.Fprintln(env.Stdout, out.ID)
 	return nil

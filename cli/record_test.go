@@ -61,6 +61,9 @@ func TestRecordCommands(t *testing.T) {
 		t.Fatalf("add: %d %s", code, errs)
 	}
 	id := lastOutLine(out)
+	if strings.TrimSpace(out) != id || len(id) != 36 {
+		t.Fatalf("add printed %q on stdout, want the record id alone", out)
+	}
 	code, _, errs = s.run("record", "add", "--form", "casualty", "--file", writeTestFile(t, "b.json", `{"adm1":"X","sex":"robot"}`))
 	if code != 1 || !strings.Contains(errs, "sex") || !strings.Contains(errs, "incident_date") {
 		t.Fatalf("invalid add: %d %s", code, errs)
@@ -79,7 +82,7 @@ func TestRecordCommands(t *testing.T) {
 	if code != 0 {
 		t.Fatal("second draft")
 	}
-	if code, out, errs = s.run("record", "delete", lastOutLine(out)); code != 0 || !strings.Contains(out, "draft discarded") {
+	if code, out, errs = s.run("record", "delete", lastOutLine(out)); code != 0 || !strings.Contains(errs, "draft discarded") || strings.TrimSpace(out) != lastOutLine(out) {
 		t.Fatalf("delete a draft: %d %s %s", code, out, errs)
 	}
 	code, out, _ = s.run("record", "list", "--json")
