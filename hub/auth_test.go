@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -54,15 +55,17 @@ func TestFailLimiterBounded(t *testing.T) {
 }
 
 func TestCursor(t *testing.T) {
-	for _, c := range []string{"", "1", "42", "9223372036854775807"} {
-		n, err := ParseCursor(c)
-		if err != nil || FormatCursor(n) != c {
-			t.Errorf("ParseCursor(%q) = %d, %v; round trip %q", c, n, err, FormatCursor(n))
+	const rev = "3-0123456789abcdef0123456789abcdef"
+	for _, c := range []string{"", "1." + rev, "42." + rev, "9223372036854775807." + rev} {
+		got, err := ParseCursor(c)
+		if err != nil || got.String() != c {
+			t.Errorf("ParseCursor(%q) = %+v, %v; round trip %q", c, got, err, got.String())
 		}
 	}
-	for _, c := range []string{"0", "01", "-1", "+1", "x", "1.0", "9223372036854775808", " 1"} {
-		if _, err := ParseCursor(c); err == nil {
-			t.Errorf("ParseCursor(%q) accepted", c)
+	for _, c := range []string{"0", "1", "42", "0." + rev, "01." + rev, "-1." + rev, "+1." + rev, "x", "1.0",
+		"9223372036854775808." + rev, " 1." + rev, "1." + rev + " ", "1.3-0123", "1." + rev + "." + rev, "." + rev} {
+		if _, err := ParseCursor(c); !errors.Is(err, ErrBadCursor) {
+			t.Errorf("ParseCursor(%q) = %v, want ErrBadCursor", c, err)
 		}
 	}
 }

@@ -536,7 +536,8 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request, d *Device) {
 	}
 	page, err := s.store.Pull(r.Context(), d.Programme, q.Get("since"), limit)
 	if errors.Is(err, ErrBadCursor) {
-		writeError(w, r, http.StatusBadRequest, protocol.CodeBadRequest, "since is not a cursor this hub issued")
+		writeError(w, r, http.StatusBadRequest, protocol.CodeBadCursor,
+			"since is not a cursor of this hub's history; pull again from an empty since (re-applying is idempotent)")
 		return
 	} else if err != nil {
 		s.internal(w, r, "pull", err)

@@ -348,22 +348,40 @@ func TestPullParameters(t *testing.T) {
 		revs = append(revs, newRev(t, "LAO", casualty(i)))
 	}
 	h.push(h.tokens["collector"], revs...)
+	cursorAt := func(n int) string {
+		t.Helper()
+		resp := h.do("GET", fmt.Sprintf("%s?limit=%d", protocol.PathPull, n), h.tokens["collector"], nil)
+		var pr protocol.PullResponse
+		if err := json.Unmarshal(resp.body, &pr); err != nil || len(pr.Revisions) != n {
+			t.Fatalf("pull of %d: %v %s", n, err, resp.body)
+		}
+		return pr.Next
+	}
+	c5, c12 := cursorAt(5), cursorAt(12)
+	// A cursor of another history: what a laptop holds after the hub was
+	// restored from an older backup and number 12 went to another revision.
+	other := hub.Cursor{Seq: 12, Rev: newRev(t, "LAO", casualty(99)).Rev}.String()
+	beyond := hub.Cursor{Seq: 999999, Rev: revs[0].Rev}.String()
 	tests := []struct {
 		query  string
 		status int
+		code   string
 		n      int
 		more   bool
 	}{
-		{"", 200, 12, false},
-		{"?limit=5", 200, 5, true},
-		{"?limit=99999", 200, 12, false},
-		{"?since=12", 200, 0, false},
-		{"?since=5&limit=3", 200, 3, true},
-		{"?limit=0", 400, 0, false},
-		{"?limit=-3", 400, 0, false},
-		{"?limit=ten", 400, 0, false},
-		{"?since=abc", 400, 0, false},
-		{"?since=-1", 400, 0, false},
+		{"", 200, "", 12, false},
+		{"?limit=5", 200, "", 5, true},
+		{"?limit=99999", 200, "", 12, false},
+		{"?since=" + c12, 200, "", 0, false},
+		{"?since=" + c5 + "&limit=3", 200, "", 3, true},
+		{"?limit=0", 400, protocol.CodeBadRequest, 0, false},
+		{"?limit=-3", 400, protocol.CodeBadRequest, 0, false},
+		{"?limit=ten", 400, protocol.CodeBadRequest, 0, false},
+		{"?since=abc", 400, protocol.CodeBadCursor, 0, false},
+		{"?since=-1", 400, protocol.CodeBadCursor, 0, false},
+		{"?since=999999", 400, protocol.CodeBadCursor, 0, false},
+		{"?since=" + beyond, 400, protocol.CodeBadCursor, 0, false},
+		{"?since=" + other, 400, protocol.CodeBadCursor, 0, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.query, func(t *testing.T) {
@@ -372,8 +390,8 @@ func TestPullParameters(t *testing.T) {
 				t.Fatalf("%d %s, want %d", resp.status, resp.body, tc.status)
 			}
 			if tc.status != 200 {
-				if resp.errorCode() != protocol.CodeBadRequest {
-					t.Errorf("code %q", resp.errorCode())
+				if resp.errorCode() != tc.code {
+					t.Errorf("code %q, want %q", resp.errorCode(), tc.code)
 				}
 				return
 			}

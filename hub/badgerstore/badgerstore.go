@@ -401,12 +401,22 @@ func (s *Store) Pull(_ context.Context, programme, cursor string, limit int) (hu
 	page := hub.Page{Next: cursor}
 	prefix := revPrefix(programme)
 	err = s.db.View(func(txn *badger.Txn) error {
+		if after.Seq > 0 {
+			rev, found, err := revAt(txn, programme, after.Seq)
+			if err != nil {
+				return err
+			}
+			if err := hub.CheckCursor(after, found, rev); err != nil {
+				return err
+			}
+		}
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = prefix
 		opts.PrefetchSize = min(limit+1, 1000)
 		it := txn.NewIterator(opts)
 		defer it.Close()
-		for it.Seek(revKey(programme, after+1)); it.Valid(); it.Next() {
+		var last uint64
+		for it.Seek(revKey(programme, after.Seq+1)); it.Valid(); it.Next() {
 			if len(page.Revisions) == limit {
 				page.More = true
 				break
@@ -417,7 +427,14 @@ func (s *Store) Pull(_ context.Context, programme, cursor string, limit int) (hu
 				return err
 			}
 			page.Revisions = append(page.Revisions, v)
-			page.Next = hub.FormatCursor(binary.BigEndian.Uint64(item.Key()[len(prefix):]))
+			last = binary.BigEndian.Uint64(item.Key()[len(prefix):])
+		}
+		if n := len(page.Revisions); n > 0 {
+			rev, err := revOf(page.Revisions[n-1])
+			if err != nil {
+				return err
+			}
+			page.Next = hub.Cursor{Seq: last, Rev: rev}.String()
 		}
 		return nil
 	})
@@ -425,4 +442,30 @@ func (s *Store) Pull(_ context.Context, programme, cursor string, limit int) (hu
 		return hub.Page{}, fmt.Errorf("pull: %w", err)
 	}
 	return page, nil
+}
+
+// revAt returns the rev of programme's revision seq, or found false.
+func revAt(txn *badger.Txn, programme string, seq uint64) (rev string, found bool, err error) {
+	item, err := txn.Get(revKey(programme, seq))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return "", false, nil
+	} else if err != nil {
+		return "", false, err
+	}
+	err = item.Value(func(v []byte) error {
+		rev, err = revOf(v)
+		return err
+	})
+	return rev, err == nil, err
+}
+
+// revOf returns the rev of a stored revision document.
+func revOf(doc []byte) (string, error) {
+	var v struct {
+		Rev string `json:"rev"`
+	}
+	if err := json.Unmarshal(doc, &v); err != nil {
+		return "", fmt.Errorf("decode stored revision: %w", err)
+	}
+	return v.Rev, nil
 }

@@ -53,7 +53,7 @@ func TestReopenKeepsSequence(t *testing.T) {
 		t.Errorf("after reopen: %+v", res)
 	}
 	p, err := s.Pull(ctx, "LAO", "", 10)
-	if err != nil || len(p.Revisions) != 2 || p.Next != "2" {
-		t.Errorf("pull after reopen: %d revisions, next %q, %v; want 2 and next 2", len(p.Revisions), p.Next, err)
+	if want := (hub.Cursor{Seq: 2, Rev: r2.Rev}).String(); err != nil || len(p.Revisions) != 2 || p.Next != want {
+		t.Errorf("pull after reopen: %d revisions, next %q, %v; want 2 and next %q", len(p.Revisions), p.Next, err, want)
 	}
 }

@@ -400,28 +400,41 @@ func (s *Store) Pull(ctx context.Context, programme, cursor string, limit int) (
 	if limit < 1 {
 		limit = 1
 	}
-	rows, err := s.pool.Query(ctx, `SELECT seq, doc FROM revisions WHERE programme = $1 AND seq > $2
-		ORDER BY seq LIMIT $3`, programme, int64(after), limit+1)
+	// From the cursor's own revision (to check it) to one past the page
+	// (to know whether more follow).
+	rows, err := s.pool.Query(ctx, `SELECT seq, rev, doc FROM revisions WHERE programme = $1 AND seq >= $2
+		ORDER BY seq LIMIT $3`, programme, int64(after.Seq), limit+2)
 	if err != nil {
 		return hub.Page{}, fmt.Errorf("pull: %w", err)
 	}
 	defer rows.Close()
 	page := hub.Page{Next: cursor}
+	first := true
 	for rows.Next() {
+		var seq int64
+		var rev, doc string
+		if err := rows.Scan(&seq, &rev, &doc); err != nil {
+			return hub.Page{}, fmt.Errorf("pull: %w", err)
+		}
+		if first && after.Seq > 0 {
+			first = false
+			if err := hub.CheckCursor(after, uint64(seq) == after.Seq, rev); err != nil {
+				return hub.Page{}, fmt.Errorf("pull: %w", err)
+			}
+			continue
+		}
 		if len(page.Revisions) == limit {
 			page.More = true
 			break
 		}
-		var seq int64
-		var doc string
-		if err := rows.Scan(&seq, &doc); err != nil {
-			return hub.Page{}, fmt.Errorf("pull: %w", err)
-		}
 		page.Revisions = append(page.Revisions, json.RawMessage(doc))
-		page.Next = hub.FormatCursor(uint64(seq))
+		page.Next = hub.Cursor{Seq: uint64(seq), Rev: rev}.String()
 	}
 	if err := rows.Err(); err != nil {
 		return hub.Page{}, fmt.Errorf("pull: %w", err)
+	}
+	if first && after.Seq > 0 {
+		return hub.Page{}, fmt.Errorf("pull: %w", hub.CheckCursor(after, false, ""))
 	}
 	return page, nil
 }

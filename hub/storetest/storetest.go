@@ -366,11 +366,63 @@ func testPullPaging(t *testing.T, s hub.Store) {
 }
 
 func testPullBadCursor(t *testing.T, s hub.Store) {
-	for _, c := range []string{"abc", "-1", "0", "1.5", "99999999999999999999999", " 1", "01"} {
-		if _, err := s.Pull(context.Background(), "LAO", c, 10); !errors.Is(err, hub.ErrBadCursor) {
-			t.Errorf("Pull(%q) = %v, want ErrBadCursor", c, err)
+	ctx := context.Background()
+	r1 := rev(t, "LAO", record.NewID(), nil, false, map[string]any{"n": 1.0})
+	r2 := rev(t, "LAO", record.NewID(), nil, false, map[string]any{"n": 2.0})
+	apply(t, s, "LAO", r1, r2)
+	p, err := s.Pull(ctx, "LAO", "", 1)
+	if err != nil || len(p.Revisions) != 1 {
+		t.Fatalf("first page: %d revisions, %v", len(p.Revisions), err)
+	}
+	issued := p.Next
+	other := rev(t, "LAO", record.NewID(), nil, false, map[string]any{"n": 3.0})
+	for _, c := range []struct{ name, cursor string }{
+		{"not a number", "abc"},
+		{"negative", "-1"},
+		{"zero", "0"},
+		{"too long", "99999999999999999999999"},
+		{"space", " 1"},
+		{"leading zero", "01"},
+		{"bare sequence number", "1"},
+		{"bad rev", "1.5"},
+		{"never issued: beyond the last revision", (hub.Cursor{Seq: 3, Rev: other.Rev}).String()},
+		{"far beyond", (hub.Cursor{Seq: 999999, Rev: other.Rev}).String()},
+		// What a laptop holds after the hub was restored from a backup and
+		// number 1 was handed out again, or after it pulled from another hub.
+		{"another history", (hub.Cursor{Seq: 1, Rev: other.Rev}).String()},
+		{"trailing character", issued + "x"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := s.Pull(ctx, "LAO", c.cursor, 10); !errors.Is(err, hub.ErrBadCursor) {
+				t.Errorf("Pull(%q) = %v, want ErrBadCursor", c.cursor, err)
+			}
+		})
+	}
+	if _, err := s.Pull(ctx, "KHM", issued, 10); !errors.Is(err, hub.ErrBadCursor) {
+		t.Errorf("Pull(KHM, LAO's cursor %q) = %v, want ErrBadCursor", issued, err)
+	}
+	// The issued cursor still works, and so does the one at the end.
+	p, err = s.Pull(ctx, "LAO", issued, 10)
+	if err != nil || !slices.Equal(revsOf(decode(t, p.Revisions)), []string{r2.Rev}) || p.More {
+		t.Fatalf("Pull(%q) = %d revisions, more %v, %v; want r2 only", issued, len(p.Revisions), p.More, err)
+	}
+	end := p.Next
+	p, err = s.Pull(ctx, "LAO", end, 10)
+	if err != nil || len(p.Revisions) != 0 || p.Next != end {
+		t.Errorf("Pull(end %q) = %d revisions, next %q, %v; want none and the same cursor", end, len(p.Revisions), p.Next, err)
+	}
+}
+
+func decode(t *testing.T, raws []json.RawMessage) []*record.Revision {
+	t.Helper()
+	out := make([]*record.Revision, len(raws))
+	for i, raw := range raws {
+		out[i] = new(record.Revision)
+		if err := json.Unmarshal(raw, out[i]); err != nil {
+			t.Fatalf("stored revision: %v", err)
 		}
 	}
+	return out
 }
 
 func testProgrammesApart(t *testing.T, s hub.Store) {

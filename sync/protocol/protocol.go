@@ -39,6 +39,7 @@ const (
 // Error codes in an ErrorBody.
 const (
 	CodeBadRequest      = "bad_request"       // malformed JSON or parameters
+	CodeBadCursor       = "bad_cursor"        // since is not a cursor of this hub's history: pull again from an empty since
 	CodeUnauthorized    = "unauthorized"      // no, unknown or revoked token
 	CodeForbidden       = "forbidden"         // the role may not do this
 	CodeNotFound        = "not_found"         // no such path
