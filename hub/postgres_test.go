@@ -33,6 +33,7 @@ func TestHandlersOnPostgres(t *testing.T) {
 		{"ViewerMayNotPush", TestViewerMayNotPush},
 		{"BadPushes", TestBadPushes},
 		{"PullParameters", TestPullParameters},
+		{"PullPageByteBudget", TestPullPageByteBudget},
 		{"ConcurrentEditsKeepEveryLeaf", TestConcurrentEditsKeepEveryLeaf},
 		{"StoreFailure", TestStoreFailure},
 	} {

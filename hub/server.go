@@ -41,6 +41,9 @@ type Config struct {
 	// that the address gets 429 with Retry-After.
 	AuthFailBurst int
 	AuthFailEvery time.Duration
+	// MaxPullBytes bounds the revisions of one pull page in bytes
+	// (default protocol.MaxPushBytes); a page holds at least one revision.
+	MaxPullBytes int
 }
 
 // Server serves API v1. Create it with New; it is safe for concurrent use.
@@ -53,6 +56,7 @@ type Server struct {
 	limiter *failLimiter
 	slots   chan struct{}
 	wait    time.Duration
+	maxPull int
 	mux     *http.ServeMux
 	routes  []Route
 }
@@ -79,18 +83,22 @@ func info(r *http.Request) *reqInfo {
 // New returns a server over cfg.Store.
 func New(cfg Config) *Server {
 	s := &Server{
-		store: cfg.Store,
-		log:   cfg.Logger,
-		now:   cfg.Now,
-		wait:  cfg.QueueWait,
-		met:   newMetrics(),
-		mux:   http.NewServeMux(),
+		store:   cfg.Store,
+		log:     cfg.Logger,
+		now:     cfg.Now,
+		wait:    cfg.QueueWait,
+		maxPull: cfg.MaxPullBytes,
+		met:     newMetrics(),
+		mux:     http.NewServeMux(),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.maxPull <= 0 {
+		s.maxPull = protocol.MaxPushBytes
 	}
 	if s.wait <= 0 {
 		s.wait = 5 * time.Second
@@ -534,7 +542,9 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request, d *Device) {
 		}
 		limit = min(n, protocol.MaxPullLimit)
 	}
-	page, err := s.store.Pull(r.Context(), d.Programme, q.Get("since"), limit)
+	// A page stops short of s.maxPull bytes of revisions, so a page of
+	// large revisions does not hold up to 5,000 of them in memory.
+	page, err := s.store.Pull(r.Context(), d.Programme, q.Get("since"), limit, s.maxPull)
 	if errors.Is(err, ErrBadCursor) {
 		writeError(w, r, http.StatusBadRequest, protocol.CodeBadCursor,
 			"since is not a cursor of this hub's history; pull again from an empty since (re-applying is idempotent)")

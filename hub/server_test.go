@@ -653,3 +653,55 @@ func TestUnusablePublishedForm(t *testing.T) {
 		t.Error("the unusable form is not logged")
 	}
 }
+
+// TestPullPageByteBudget checks over HTTP that a pull page stops before its
+// revisions pass the byte budget, sets more, and still ends with every
+// revision.
+func TestPullPageByteBudget(t *testing.T) {
+	const budget = 2000
+	h := newTestHub(t, func(c *hub.Config) { c.MaxPullBytes = budget })
+	var want []string
+	var revs []*record.Revision
+	for i := range 10 {
+		r := newRev(t, "LAO", casualty(i))
+		revs = append(revs, r)
+		want = append(want, r.Rev)
+	}
+	h.push(h.tokens["collector"], revs...)
+	var got []string
+	since, pages := "", 0
+	for range 100 {
+		resp := h.do("GET", protocol.PathPull+"?limit=5000&since="+since, h.tokens["collector"], nil)
+		var pr struct {
+			Revisions []json.RawMessage `json:"revisions"`
+			Next      string            `json:"next"`
+			More      bool              `json:"more"`
+		}
+		if err := json.Unmarshal(resp.body, &pr); err != nil {
+			t.Fatalf("pull: %d %s", resp.status, resp.body)
+		}
+		size := 0
+		for _, raw := range pr.Revisions {
+			size += len(raw)
+			var r record.Revision
+			if err := json.Unmarshal(raw, &r); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, r.Rev)
+		}
+		if len(pr.Revisions) == 0 || size > budget {
+			t.Fatalf("page of %d revisions and %d bytes; want 1 or more within %d", len(pr.Revisions), size, budget)
+		}
+		pages++
+		since = pr.Next
+		if !pr.More {
+			break
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("pulled %d revisions, want all %d in order", len(got), len(want))
+	}
+	if pages < 3 {
+		t.Errorf("%d pages for 10 revisions of ~500 bytes within %d bytes a page; want several", pages, budget)
+	}
+}

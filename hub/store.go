@@ -119,11 +119,14 @@ type Store interface {
 	// sequence numbers of programme in batch order.
 	Apply(ctx context.Context, programme string, revs []*record.Revision) ([]Result, error)
 	// Pull returns up to limit revisions of programme committed after
-	// cursor ("" = from the beginning) in commit order. A caller that keeps
+	// cursor ("" = from the beginning) in commit order, and stops early
+	// (More set) before a revision that would take the page's revisions
+	// past maxBytes in all; a page holds at least one revision however
+	// large, so a caller always makes progress. A caller that keeps
 	// pulling with Page.Next sees every revision exactly once, also while
 	// other processes apply batches. It fails with ErrBadCursor for a
 	// cursor that is not one the store issued.
-	Pull(ctx context.Context, programme, cursor string, limit int) (Page, error)
+	Pull(ctx context.Context, programme, cursor string, limit, maxBytes int) (Page, error)
 
 	// Close releases the store; it waits for calls in progress.
 	Close() error

@@ -390,7 +390,7 @@ func has(txn *badger.Txn, key []byte) (bool, error) {
 }
 
 // Pull implements hub.Store.
-func (s *Store) Pull(_ context.Context, programme, cursor string, limit int) (hub.Page, error) {
+func (s *Store) Pull(_ context.Context, programme, cursor string, limit, maxBytes int) (hub.Page, error) {
 	after, err := hub.ParseCursor(cursor)
 	if err != nil {
 		return hub.Page{}, err
@@ -410,12 +410,12 @@ func (s *Store) Pull(_ context.Context, programme, cursor string, limit int) (hu
 				return err
 			}
 		}
-		opts := badger.DefaultIteratorOptions
-		opts.Prefix = prefix
-		opts.PrefetchSize = min(limit+1, 1000)
-		it := txn.NewIterator(opts)
+		// Values are read one at a time, not prefetched: prefetching holds
+		// values beyond the page's byte budget in memory.
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
 		var last uint64
+		size := 0
 		for it.Seek(revKey(programme, after.Seq+1)); it.Valid(); it.Next() {
 			if len(page.Revisions) == limit {
 				page.More = true
@@ -426,6 +426,11 @@ func (s *Store) Pull(_ context.Context, programme, cursor string, limit int) (hu
 			if err != nil {
 				return err
 			}
+			if len(page.Revisions) > 0 && size+len(v) > maxBytes {
+				page.More = true
+				break
+			}
+			size += len(v)
 			page.Revisions = append(page.Revisions, v)
 			last = binary.BigEndian.Uint64(item.Key()[len(prefix):])
 		}

@@ -52,7 +52,7 @@ func TestReopenKeepsSequence(t *testing.T) {
 	if res[0].Status != protocol.StatusDuplicate || res[1].Status != protocol.StatusApplied {
 		t.Errorf("after reopen: %+v", res)
 	}
-	p, err := s.Pull(ctx, "LAO", "", 10)
+	p, err := s.Pull(ctx, "LAO", "", 10, 1<<20)
 	if want := (hub.Cursor{Seq: 2, Rev: r2.Rev}).String(); err != nil || len(p.Revisions) != 2 || p.Next != want {
 		t.Errorf("pull after reopen: %d revisions, next %q, %v; want 2 and next %q", len(p.Revisions), p.Next, err, want)
 	}

@@ -391,8 +391,10 @@ func apply(ctx context.Context, tx pgx.Tx, programme string, revs []*record.Revi
 	return plan.Results, nil
 }
 
-// Pull implements hub.Store.
-func (s *Store) Pull(ctx context.Context, programme, cursor string, limit int) (hub.Page, error) {
+// Pull implements hub.Store. It reads the sizes of the candidate rows
+// first and then only the documents that fit the page, so a page of large
+// revisions never travels (or waits in memory) beyond maxBytes.
+func (s *Store) Pull(ctx context.Context, programme, cursor string, limit, maxBytes int) (hub.Page, error) {
 	after, err := hub.ParseCursor(cursor)
 	if err != nil {
 		return hub.Page{}, err
@@ -402,39 +404,71 @@ func (s *Store) Pull(ctx context.Context, programme, cursor string, limit int) (
 	}
 	// From the cursor's own revision (to check it) to one past the page
 	// (to know whether more follow).
-	rows, err := s.pool.Query(ctx, `SELECT seq, rev, doc FROM revisions WHERE programme = $1 AND seq >= $2
+	rows, err := s.pool.Query(ctx, `SELECT seq, rev, octet_length(doc) FROM revisions WHERE programme = $1 AND seq >= $2
 		ORDER BY seq LIMIT $3`, programme, int64(after.Seq), limit+2)
 	if err != nil {
 		return hub.Page{}, fmt.Errorf("pull: %w", err)
 	}
-	defer rows.Close()
 	page := hub.Page{Next: cursor}
-	first := true
+	var n, size int
+	var lastSeq int64
+	checked := after.Seq == 0
 	for rows.Next() {
 		var seq int64
-		var rev, doc string
-		if err := rows.Scan(&seq, &rev, &doc); err != nil {
+		var rev string
+		var docLen int
+		if err := rows.Scan(&seq, &rev, &docLen); err != nil {
+			rows.Close()
 			return hub.Page{}, fmt.Errorf("pull: %w", err)
 		}
-		if first && after.Seq > 0 {
-			first = false
+		if !checked {
+			checked = true
 			if err := hub.CheckCursor(after, uint64(seq) == after.Seq, rev); err != nil {
+				rows.Close()
 				return hub.Page{}, fmt.Errorf("pull: %w", err)
 			}
 			continue
 		}
-		if len(page.Revisions) == limit {
+		if n == limit || n > 0 && size+docLen > maxBytes {
 			page.More = true
 			break
 		}
-		page.Revisions = append(page.Revisions, json.RawMessage(doc))
+		n++
+		size += docLen
+		lastSeq = seq
 		page.Next = hub.Cursor{Seq: uint64(seq), Rev: rev}.String()
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return hub.Page{}, fmt.Errorf("pull: %w", err)
+	}
+	if !checked {
+		return hub.Page{}, fmt.Errorf("pull: %w", hub.CheckCursor(after, false, ""))
+	}
+	if n == 0 {
+		return page, nil
+	}
+	// Committed revisions never change, so the second statement sees the
+	// same rows as the first.
+	rows, err = s.pool.Query(ctx, `SELECT doc FROM revisions WHERE programme = $1 AND seq > $2 AND seq <= $3
+		ORDER BY seq`, programme, int64(after.Seq), lastSeq)
+	if err != nil {
+		return hub.Page{}, fmt.Errorf("pull: %w", err)
+	}
+	defer rows.Close()
+	page.Revisions = make([]json.RawMessage, 0, n)
+	for rows.Next() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			return hub.Page{}, fmt.Errorf("pull: %w", err)
+		}
+		page.Revisions = append(page.Revisions, json.RawMessage(doc))
 	}
 	if err := rows.Err(); err != nil {
 		return hub.Page{}, fmt.Errorf("pull: %w", err)
 	}
-	if first && after.Seq > 0 {
-		return hub.Page{}, fmt.Errorf("pull: %w", hub.CheckCursor(after, false, ""))
+	if len(page.Revisions) != n {
+		return hub.Page{}, fmt.Errorf("pull: read %d revisions of %d", len(page.Revisions), n)
 	}
 	return page, nil
 }

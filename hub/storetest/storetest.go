@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,6 +37,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ForeignRecord", testForeignRecord},
 		{"PullPaging", testPullPaging},
 		{"PullBadCursor", testPullBadCursor},
+		{"PullByteBudget", testPullByteBudget},
 		{"ProgrammesApart", testProgrammesApart},
 		{"ConcurrentApplyAndPull", testConcurrent},
 		{"ProgrammesRaceForRecord", testRaceForRecord},
@@ -54,6 +56,9 @@ func Run(t *testing.T, newStore NewStore) {
 }
 
 var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+
+// noBudget is a Pull byte budget no test reaches.
+const noBudget = 1 << 30
 
 func hashOf(s string) [32]byte { return sha256.Sum256([]byte(s)) }
 
@@ -195,7 +200,7 @@ func pullAll(t *testing.T, s hub.Store, programme, cursor string, limit int) ([]
 	t.Helper()
 	var out []*record.Revision
 	for range 100000 {
-		p, err := s.Pull(context.Background(), programme, cursor, limit)
+		p, err := s.Pull(context.Background(), programme, cursor, limit, noBudget)
 		if err != nil {
 			t.Fatalf("Pull(%q): %v", cursor, err)
 		}
@@ -350,7 +355,7 @@ func testPullPaging(t *testing.T, s hub.Store) {
 		})
 	}
 	// Resuming from a mid-way cursor continues exactly after it.
-	p, err := s.Pull(context.Background(), "LAO", "", 10)
+	p, err := s.Pull(context.Background(), "LAO", "", 10, noBudget)
 	if err != nil || !p.More || len(p.Revisions) != 10 {
 		t.Fatalf("first page: %d revisions, more %v, %v", len(p.Revisions), p.More, err)
 	}
@@ -359,7 +364,7 @@ func testPullPaging(t *testing.T, s hub.Store) {
 		t.Errorf("resumed pull returned %d, want %d", len(rest), len(want)-10)
 	}
 	// An exact final page says no more.
-	p, err = s.Pull(context.Background(), "LAO", "", len(want))
+	p, err = s.Pull(context.Background(), "LAO", "", len(want), noBudget)
 	if err != nil || p.More || len(p.Revisions) != len(want) {
 		t.Errorf("exact page: %d revisions, more %v, %v", len(p.Revisions), p.More, err)
 	}
@@ -370,7 +375,7 @@ func testPullBadCursor(t *testing.T, s hub.Store) {
 	r1 := rev(t, "LAO", record.NewID(), nil, false, map[string]any{"n": 1.0})
 	r2 := rev(t, "LAO", record.NewID(), nil, false, map[string]any{"n": 2.0})
 	apply(t, s, "LAO", r1, r2)
-	p, err := s.Pull(ctx, "LAO", "", 1)
+	p, err := s.Pull(ctx, "LAO", "", 1, noBudget)
 	if err != nil || len(p.Revisions) != 1 {
 		t.Fatalf("first page: %d revisions, %v", len(p.Revisions), err)
 	}
@@ -393,23 +398,76 @@ func testPullBadCursor(t *testing.T, s hub.Store) {
 		{"trailing character", issued + "x"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if _, err := s.Pull(ctx, "LAO", c.cursor, 10); !errors.Is(err, hub.ErrBadCursor) {
+			if _, err := s.Pull(ctx, "LAO", c.cursor, 10, noBudget); !errors.Is(err, hub.ErrBadCursor) {
 				t.Errorf("Pull(%q) = %v, want ErrBadCursor", c.cursor, err)
 			}
 		})
 	}
-	if _, err := s.Pull(ctx, "KHM", issued, 10); !errors.Is(err, hub.ErrBadCursor) {
+	if _, err := s.Pull(ctx, "KHM", issued, 10, noBudget); !errors.Is(err, hub.ErrBadCursor) {
 		t.Errorf("Pull(KHM, LAO's cursor %q) = %v, want ErrBadCursor", issued, err)
 	}
 	// The issued cursor still works, and so does the one at the end.
-	p, err = s.Pull(ctx, "LAO", issued, 10)
+	p, err = s.Pull(ctx, "LAO", issued, 10, noBudget)
 	if err != nil || !slices.Equal(revsOf(decode(t, p.Revisions)), []string{r2.Rev}) || p.More {
 		t.Fatalf("Pull(%q) = %d revisions, more %v, %v; want r2 only", issued, len(p.Revisions), p.More, err)
 	}
 	end := p.Next
-	p, err = s.Pull(ctx, "LAO", end, 10)
+	p, err = s.Pull(ctx, "LAO", end, 10, noBudget)
 	if err != nil || len(p.Revisions) != 0 || p.Next != end {
 		t.Errorf("Pull(end %q) = %d revisions, next %q, %v; want none and the same cursor", end, len(p.Revisions), p.Next, err)
+	}
+}
+
+// testPullByteBudget checks that a page stops before its revisions pass
+// the byte budget, yet holds one revision however large.
+func testPullByteBudget(t *testing.T, s hub.Store) {
+	ctx := context.Background()
+	var want []string
+	for i := range 6 {
+		big := strings.Repeat(string(rune('a'+i)), 1000*(i%3+1)) // 1,000 to 3,000 bytes of data
+		r := rev(t, "LAO", record.NewID(), nil, false, map[string]any{"text": big})
+		apply(t, s, "LAO", r)
+		want = append(want, r.Rev)
+	}
+	for _, budget := range []int{1, 2500, 4000, 7000, 1 << 20} {
+		t.Run(fmt.Sprint(budget), func(t *testing.T) {
+			var got []string
+			cursor := ""
+			for range 100 {
+				p, err := s.Pull(ctx, "LAO", cursor, 1000, budget)
+				if err != nil {
+					t.Fatalf("Pull: %v", err)
+				}
+				size := 0
+				for _, raw := range p.Revisions {
+					size += len(raw)
+				}
+				if len(p.Revisions) == 0 || len(p.Revisions) > 1 && size > budget {
+					t.Fatalf("page of %d revisions, %d bytes, over the budget of %d", len(p.Revisions), size, budget)
+				}
+				got = append(got, revsOf(decode(t, p.Revisions))...)
+				if p.More != (len(got) < len(want)) {
+					t.Fatalf("more = %v after %d of %d revisions", p.More, len(got), len(want))
+				}
+				cursor = p.Next
+				if !p.More {
+					break
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("pulled %d revisions, want all %d in order", len(got), len(want))
+			}
+		})
+	}
+	// A page that fills its budget exactly is not cut short.
+	p, err := s.Pull(ctx, "LAO", "", 1000, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exact := len(p.Revisions[0]) + len(p.Revisions[1])
+	p, err = s.Pull(ctx, "LAO", "", 1000, exact)
+	if err != nil || len(p.Revisions) != 2 || !p.More {
+		t.Errorf("budget of exactly two revisions: %d revisions, more %v, %v; want 2 and more", len(p.Revisions), p.More, err)
 	}
 }
 
@@ -518,7 +576,7 @@ func concurrent(t *testing.T, stores []hub.Store) {
 			finished = true
 		default:
 		}
-		p, err := s.Pull(ctx, "LAO", cursor, 7)
+		p, err := s.Pull(ctx, "LAO", cursor, 7, noBudget)
 		if err != nil {
 			t.Fatalf("Pull: %v", err)
 		}
