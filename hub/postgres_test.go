@@ -34,6 +34,7 @@ func TestHandlersOnPostgres(t *testing.T) {
 		{"BadPushes", TestBadPushes},
 		{"PullParameters", TestPullParameters},
 		{"PullPageByteBudget", TestPullPageByteBudget},
+		{"PushOfComputedFieldsRejected", TestPushOfComputedFieldsRejected},
 		{"ConcurrentEditsKeepEveryLeaf", TestConcurrentEditsKeepEveryLeaf},
 		{"StoreFailure", TestStoreFailure},
 	} {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -441,6 +442,19 @@ func check(ctx context.Context, l *lookup, d *Device, r *record.Revision, now ti
 	f, err := l.form(ctx, r.FormID, r.FormVersion)
 	if err != nil {
 		return err
+	}
+	// Calculated and note fields are computed or shown, never sent
+	// (design.md): a value for one is a client bug or a forgery, and
+	// storing it would keep a value the form did not compute.
+	var computed []string
+	for k := range r.Data {
+		if fd, ok := f.Field(k); ok && (fd.Type == forms.TypeCalculated || fd.Type == forms.TypeNote) {
+			computed = append(computed, k)
+		}
+	}
+	if len(computed) > 0 {
+		slices.Sort(computed)
+		return fmt.Errorf("data holds %s: calculated and note fields are not sent", strings.Join(computed, ", "))
 	}
 	if err := f.Validate(r.Data, now.Add(clockSkew)); err != nil {
 		return err

@@ -705,3 +705,53 @@ func TestPullPageByteBudget(t *testing.T) {
 		t.Errorf("%d pages for 10 revisions of ~500 bytes within %d bytes a page; want several", pages, budget)
 	}
 }
+
+// TestPushOfComputedFieldsRejected checks that a revision carrying a value
+// for a calculated or note field is rejected: the app never sends them
+// (design.md: "Calculated fields are not sent"), and storing them would
+// keep a value the form did not compute.
+func TestPushOfComputedFieldsRejected(t *testing.T) {
+	h := newTestHub(t, nil)
+	def := `{"id":"visit","version":1,"title":"Visit","fields":[
+		{"id":"intro","type":"note","label":"Read this first"},
+		{"id":"n","type":"integer","label":"Count"},
+		{"id":"twice","type":"calculated","label":"Twice","calculate":"n * 2"}]}`
+	if err := h.store.PublishForm(t.Context(), hub.PublishedForm{Programme: "LAO", FormID: "visit", Version: 1,
+		Def: json.RawMessage(def), PublishedAt: today}); err != nil {
+		t.Fatal(err)
+	}
+	visit := func(data map[string]any) *record.Revision {
+		r, err := record.NewRevision(record.NewID(), "visit", 1, data, record.Meta{Programme: "LAO", DeviceID: "dev-collector"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	withAgeGroup := casualty(1)
+	withAgeGroup["age_group"] = "adult"
+	tests := []struct {
+		name   string
+		rev    *record.Revision
+		status string
+		errHas string
+	}{
+		{"calculated field of a built-in form", newRev(t, "LAO", withAgeGroup), "rejected", "age_group"},
+		{"calculated field of a published form", visit(map[string]any{"n": 2.0, "twice": 4.0}), "rejected", "twice"},
+		{"note field", visit(map[string]any{"n": 2.0, "intro": "x"}), "rejected", "intro"},
+		{"only entered fields", visit(map[string]any{"n": 2.0}), "applied", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, res := h.push(h.tokens["collector"], tc.rev)
+			if res[0].Status != tc.status || !strings.Contains(res[0].Error, tc.errHas) {
+				t.Errorf("push: %+v, want %s mentioning %q", res[0], tc.status, tc.errHas)
+			}
+			if tc.status == "rejected" && !strings.Contains(res[0].Error, "not sent") {
+				t.Errorf("reason %q does not say such fields are not sent", res[0].Error)
+			}
+		})
+	}
+	if got := h.pullAll(h.tokens["collector"], 500); len(got) != 1 {
+		t.Errorf("%d revisions stored, want only the good one", len(got))
+	}
+}
