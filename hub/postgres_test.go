@@ -35,6 +35,7 @@ func TestHandlersOnPostgres(t *testing.T) {
 		{"PullParameters", TestPullParameters},
 		{"PullPageByteBudget", TestPullPageByteBudget},
 		{"PushOfComputedFieldsRejected", TestPushOfComputedFieldsRejected},
+		{"PushWithoutParentsOrData", TestPushWithoutParentsOrData},
 		{"ConcurrentEditsKeepEveryLeaf", TestConcurrentEditsKeepEveryLeaf},
 		{"StoreFailure", TestStoreFailure},
 	} {

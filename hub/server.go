@@ -395,9 +395,9 @@ func readPush(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
-// DecodePush decodes a push body. It fails with an error wrapping
-// ErrMalformed for malformed JSON, wrong types or a missing or null
-// revision, and ErrTooLarge beyond protocol.MaxPushRevisions. (One
+// DecodePush decodes a push body. Every revision it returns has non-nil
+// Parents and Data. It fails with an error wrapping ErrMalformed for
+// malformed JSON, wrong types or a missing or null revision, and ErrTooLarge beyond protocol.MaxPushRevisions. (One
 // json.Unmarshal of the whole body costs a third of splitting it and
 // decoding revisions in parallel.)
 func DecodePush(b []byte) ([]*record.Revision, error) {
@@ -417,6 +417,15 @@ func DecodePush(b []byte) ([]*record.Revision, error) {
 	for i, r := range revs {
 		if r == nil {
 			return nil, fmt.Errorf("%w: revision %d is null", ErrMalformed, i)
+		}
+		// A missing or null "parents" or "data" is [] or {}: the rev was
+		// computed that way, and pull serves arrays and objects
+		// (openapi.json), never null.
+		if r.Parents == nil {
+			r.Parents = []string{}
+		}
+		if r.Data == nil {
+			r.Data = map[string]any{}
 		}
 	}
 	return revs, nil

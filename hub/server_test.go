@@ -755,3 +755,49 @@ func TestPushOfComputedFieldsRejected(t *testing.T) {
 		t.Errorf("%d revisions stored, want only the good one", len(got))
 	}
 }
+
+// TestPushWithoutParentsOrData checks that a revision pushed without
+// "parents" or "data" (their rev was computed with [] and {}) is served
+// with [] and {}, as openapi.json says, and still verifies when pulled.
+func TestPushWithoutParentsOrData(t *testing.T) {
+	h := newTestHub(t, nil)
+	if err := h.store.PublishForm(t.Context(), hub.PublishedForm{Programme: "LAO", FormID: "memo", Version: 1,
+		Def: json.RawMessage(`{"id":"memo","version":1,"title":"Memo","fields":[{"id":"text","type":"text","label":"Text"}]}`),
+		PublishedAt: today}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := record.NewRevision(record.NewID(), "memo", 1, nil, record.Meta{Programme: "LAO", DeviceID: "dev-collector"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	b, _ := json.Marshal(r)
+	json.Unmarshal(b, &doc)
+	delete(doc, "parents")
+	delete(doc, "data")
+	body, _ := json.Marshal(map[string]any{"revisions": []any{doc}})
+	resp := h.do("POST", protocol.PathPush, h.tokens["collector"], body)
+	var pr protocol.PushResponse
+	if err := json.Unmarshal(resp.body, &pr); err != nil || len(pr.Results) != 1 || pr.Results[0].Status != "applied" {
+		t.Fatalf("push: %d %s", resp.status, resp.body)
+	}
+	resp = h.do("GET", protocol.PathPull, h.tokens["collector"], nil)
+	var raw struct {
+		Revisions []json.RawMessage `json:"revisions"`
+	}
+	if err := json.Unmarshal(resp.body, &raw); err != nil || len(raw.Revisions) != 1 {
+		t.Fatalf("pull: %d %s", resp.status, resp.body)
+	}
+	for _, want := range []string{`"parents":[]`, `"data":{}`} {
+		if !bytes.Contains(raw.Revisions[0], []byte(want)) {
+			t.Errorf("pulled revision %s lacks %s", raw.Revisions[0], want)
+		}
+	}
+	var pulled record.Revision
+	if err := json.Unmarshal(raw.Revisions[0], &pulled); err != nil {
+		t.Fatal(err)
+	}
+	if err := pulled.Verify(); err != nil || pulled.Rev != r.Rev {
+		t.Errorf("pulled revision: rev %s, Verify %v; want %s verifying", pulled.Rev, err, r.Rev)
+	}
+}
