@@ -36,6 +36,7 @@ func TestHandlersOnPostgres(t *testing.T) {
 		{"PullPageByteBudget", TestPullPageByteBudget},
 		{"PushOfComputedFieldsRejected", TestPushOfComputedFieldsRejected},
 		{"PushWithoutParentsOrData", TestPushWithoutParentsOrData},
+		{"TodayIsUTC", TestTodayIsUTC},
 		{"ConcurrentEditsKeepEveryLeaf", TestConcurrentEditsKeepEveryLeaf},
 		{"StoreFailure", TestStoreFailure},
 	} {

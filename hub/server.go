@@ -431,8 +431,9 @@ func DecodePush(b []byte) ([]*record.Revision, error) {
 	return revs, nil
 }
 
-// clockSkew widens "today" for validation: a laptop east of the hub may
-// already be on the next date (UTC+14 at most).
+// clockSkew widens "today" for validation: "today" is the date of the
+// hub's UTC time plus clockSkew, whatever the hub's time zone, so a laptop
+// in any zone (UTC+14 at most) is never ahead of it.
 const clockSkew = 14 * time.Hour
 
 // check checks r on its own for a push by d: well formed, rev matching
@@ -465,7 +466,7 @@ func check(ctx context.Context, l *lookup, d *Device, r *record.Revision, now ti
 		slices.Sort(computed)
 		return fmt.Errorf("data holds %s: calculated and note fields are not sent", strings.Join(computed, ", "))
 	}
-	if err := f.Validate(r.Data, now.Add(clockSkew)); err != nil {
+	if err := f.Validate(r.Data, now.UTC().Add(clockSkew)); err != nil {
 		return err
 	}
 	return nil

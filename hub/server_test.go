@@ -762,7 +762,7 @@ func TestPushOfComputedFieldsRejected(t *testing.T) {
 func TestPushWithoutParentsOrData(t *testing.T) {
 	h := newTestHub(t, nil)
 	if err := h.store.PublishForm(t.Context(), hub.PublishedForm{Programme: "LAO", FormID: "memo", Version: 1,
-		Def: json.RawMessage(`{"id":"memo","version":1,"title":"Memo","fields":[{"id":"text","type":"text","label":"Text"}]}`),
+		Def:         json.RawMessage(`{"id":"memo","version":1,"title":"Memo","fields":[{"id":"text","type":"text","label":"Text"}]}`),
 		PublishedAt: today}); err != nil {
 		t.Fatal(err)
 	}
@@ -799,5 +799,27 @@ func TestPushWithoutParentsOrData(t *testing.T) {
 	}
 	if err := pulled.Verify(); err != nil || pulled.Rev != r.Rev {
 		t.Errorf("pulled revision: rev %s, Verify %v; want %s verifying", pulled.Rev, err, r.Rev)
+	}
+}
+
+// TestTodayIsUTC checks that "today" for date rules is the hub's UTC time
+// plus 14 hours whatever the hub's time zone: a hub clock in UTC-11 at
+// 23:00 on the 26th is 10:00 UTC on the 27th, when a laptop in UTC+14 is
+// already on the 28th.
+func TestTodayIsUTC(t *testing.T) {
+	samoa := time.FixedZone("UTC-11", -11*3600)
+	now := time.Date(2026, 11, 26, 23, 0, 0, 0, samoa)
+	h := newTestHub(t, func(c *hub.Config) { c.Now = func() time.Time { return now } })
+	for _, tc := range []struct {
+		date, status string
+	}{
+		{"2026-11-28", "applied"},
+		{"2026-11-29", "rejected"},
+	} {
+		data := casualty(1)
+		data["incident_date"] = tc.date
+		if _, res := h.push(h.tokens["collector"], newRev(t, "LAO", data)); res[0].Status != tc.status {
+			t.Errorf("incident on %s: %+v, want %s", tc.date, res[0], tc.status)
+		}
 	}
 }
