@@ -282,6 +282,11 @@ func (s *Store) Apply(ctx context.Context, programme string, revs []*record.Revi
 }
 
 func apply(ctx context.Context, tx pgx.Tx, programme string, revs []*record.Revision, docs [][]byte) ([]hub.Result, error) {
+	// 0. Durable whatever the server, database or role default: the hub
+	// answers a push only once its revisions survive a crash.
+	if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = on"); err != nil {
+		return nil, err
+	}
 	// 1. The programme's row lock: from here to commit, no other push of
 	// this programme runs, in this process or any other.
 	if _, err := tx.Exec(ctx, "INSERT INTO programme_seq (programme, last) VALUES ($1, 0) ON CONFLICT DO NOTHING", programme); err != nil {
