@@ -1,11 +1,14 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/ccmcollect/ccmcollect/record"
 	badger "github.com/dgraph-io/badger/v4"
@@ -125,49 +128,249 @@ func (s *Store) Rejected(ctx context.Context) ([]OutboxEntry, error) {
 
 // AckOutbox removes the entries the hub acknowledged (applied, duplicate or
 // conflict). Unknown sequence numbers are ignored, so acking is idempotent.
+// All entries are acknowledged in one transaction unless Badger finds it too
+// big, in which case the work is split; each part leaves the store
+// consistent.
 func (s *Store) AckOutbox(ctx context.Context, seqs []uint64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := s.update(func(w *writer) error {
-		for _, seq := range seqs {
-			var it outboxItem
-			err := getJSON(w.txn, outboxKey(seq), &it)
-			if errors.Is(err, ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if err := w.ackItem(seq, it); err != nil {
-				return err
-			}
-		}
+	if len(seqs) == 0 {
 		return nil
-	})
-	if err != nil {
+	}
+	sorted := slices.Clone(seqs)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	if err := s.ackSorted(sorted); err != nil {
 		return fmt.Errorf("acknowledging outbox: %w", err)
 	}
 	return nil
 }
 
-// ackItem deletes outbox entry seq and updates its record's status.
-func (w *writer) ackItem(seq uint64, it outboxItem) error {
+// ackSorted acknowledges seqs (sorted, without duplicates) in one
+// transaction, or in halves when that one is too big for Badger.
+func (s *Store) ackSorted(seqs []uint64) error {
+	err := s.update(func(w *writer) error { return w.ackSeqs(seqs) })
+	if errors.Is(err, badger.ErrTxnTooBig) && len(seqs) > 1 {
+		h := len(seqs) / 2
+		if err := s.ackSorted(seqs[:h]); err != nil {
+			return err
+		}
+		return s.ackSorted(seqs[h:])
+	}
+	return err
+}
+
+// ackedRecord is one record whose outbox entries are acknowledged together.
+type ackedRecord struct {
+	id      string
+	seqs    []uint64
+	old, m  *recordMeta
+	patch   bool   // only the status of the stored summary changes
+	summary []byte // the stored summary, when patch and found
+}
+
+// ackSeqs deletes the outbox entries seqs (sorted, without duplicates) that
+// exist and updates each record they belong to once. It reads in three
+// sorted passes (outbox entries, metas, summaries to patch) so that entries
+// stored next to each other cost one seek, then writes.
+func (w *writer) ackSeqs(seqs []uint64) error {
+	keys := make([][]byte, len(seqs))
+	for i, seq := range seqs {
+		keys[i] = outboxKey(seq)
+	}
+	var recs []*ackedRecord
+	byID := make(map[string]*ackedRecord)
+	var found []uint64
+	err := readSorted(w.txn, []byte{pOutbox}, keys, func(i int, v []byte) error {
+		var it outboxItem
+		if err := json.Unmarshal(v, &it); err != nil {
+			return fmt.Errorf("decoding outbox entry %d: %w", seqs[i], err)
+		}
+		r := byID[it.RecordID]
+		if r == nil {
+			r = &ackedRecord{id: it.RecordID}
+			byID[it.RecordID] = r
+			recs = append(recs, r)
+		}
+		r.seqs = append(r.seqs, seqs[i])
+		found = append(found, seqs[i])
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+
+	slices.SortFunc(recs, func(a, b *ackedRecord) int { return strings.Compare(a.id, b.id) })
+	keys = keys[:0]
+	for _, r := range recs {
+		keys = append(keys, metaKey(r.id))
+	}
+	err = readSorted(w.txn, []byte{pMeta}, keys, func(i int, v []byte) error {
+		var m recordMeta
+		if err := json.Unmarshal(v, &m); err != nil {
+			return fmt.Errorf("decoding m entry: %w", err)
+		}
+		recs[i].old = &m
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+
+	type patchKey struct {
+		key []byte
+		r   *ackedRecord
+	}
+	var patches []patchKey
+	for _, r := range recs {
+		if r.old == nil {
+			return fmt.Errorf("record %s: %w", r.id, ErrNotFound)
+		}
+		r.m, r.patch = ackedMeta(r.old, r.seqs)
+		if r.patch && r.m.ListedAs != r.old.ListedAs {
+			patches = append(patches, patchKey{indexKey(r.old.FormID, time.Unix(0, r.old.Updated), r.id), r})
+		}
+	}
+	slices.SortFunc(patches, func(a, b patchKey) int { return bytes.Compare(a.key, b.key) })
+	keys = keys[:0]
+	for _, p := range patches {
+		keys = append(keys, p.key)
+	}
+	err = readSorted(w.txn, []byte{pIndex}, keys, func(i int, v []byte) error {
+		patches[i].r.summary = slices.Clone(v)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+
+	for _, seq := range found {
+		if err := w.txn.Delete(outboxKey(seq)); err != nil {
+			return err
+		}
+	}
+	for _, r := range recs {
+		if err := w.writeAcked(r.id, r.old, r.m, r.patch, r.summary); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readSorted calls fn with the index and value of each of keys (sorted,
+// without duplicates, all starting with prefix) that exists, in order. It
+// walks the keys with one iterator, stepping over a few keys between wanted
+// ones and seeking over more, so that a run of neighbouring keys costs one
+// seek and each table block is read once. The value is valid only during
+// fn.
+func readSorted(txn *badger.Txn, prefix []byte, keys [][]byte, fn func(i int, v []byte) error) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	itr := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer itr.Close()
+	itr.Seek(keys[0])
+	for i, k := range keys {
+		for steps := 0; itr.ValidForPrefix(prefix) && bytes.Compare(itr.Item().Key(), k) < 0; steps++ {
+			if steps == 8 {
+				itr.Seek(k)
+				break
+			}
+			itr.Next()
+		}
+		if !itr.ValidForPrefix(prefix) {
+			return nil
+		}
+		if !bytes.Equal(itr.Item().Key(), k) {
+			continue
+		}
+		if err := itr.Item().Value(func(v []byte) error { return fn(i, v) }); err != nil {
+			return err
+		}
+		itr.Next()
+	}
+	return nil
+}
+
+// ackedMeta returns old with the acknowledged outbox entries seqs removed.
+// Acknowledging never changes the leaves, so when the record stays listed
+// only the status in its summary can change: patch reports that case, with
+// m's Listed and ListedAs already set.
+func ackedMeta(old *recordMeta, seqs []uint64) (m *recordMeta, patch bool) {
+	m = cloneMeta(old)
+	m.Outbox = slices.DeleteFunc(m.Outbox, func(s uint64) bool { return slices.Contains(seqs, s) })
+	m.Rejected = slices.DeleteFunc(m.Rejected, func(r rejection) bool { return slices.Contains(seqs, r.Seq) })
+	if old.Listed && old.Updated != 0 && m.listed() {
+		m.Listed, m.ListedAs = true, m.status()
+		return m, true
+	}
+	return m, false
+}
+
+// writeAcked stores the meta m of record id after an acknowledgement (see
+// ackedMeta). With patch, the summary is left alone when the status did not
+// change, and otherwise rewritten from the stored one (stored) with the new
+// status instead of being rebuilt from the winning revision; it is rebuilt
+// only when there is no stored summary.
+func (w *writer) writeAcked(id string, old, m *recordMeta, patch bool, stored []byte) error {
+	if patch && m.ListedAs == old.ListedAs {
+		return w.setJSON(metaKey(id), m)
+	}
+	if patch && stored != nil {
+		var sm summary
+		if err := json.Unmarshal(stored, &sm); err != nil {
+			return fmt.Errorf("decoding %c entry: %w", pIndex, err)
+		}
+		sm.Status = m.ListedAs
+		b, err := json.Marshal(sm)
+		if err != nil {
+			return err
+		}
+		at := time.Unix(0, old.Updated)
+		if err := w.txn.Set(indexKey(m.FormID, at, id), b); err != nil {
+			return err
+		}
+		if err := w.txn.Set(allKey(at, id), b); err != nil {
+			return err
+		}
+		w.counts[string(countKey(old.FormID, old.ListedAs))]--
+		w.counts[string(countKey(m.FormID, m.ListedAs))]++
+		return w.setJSON(metaKey(id), m)
+	}
+	// The record leaves or enters the lists, or has no stored summary:
+	// rebuild everything as any other change does.
+	return w.putMetaWith(id, old, m, false, func() ([]byte, error) {
+		data, err := w.winnerData(id, m, nil)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(makeSummary(id, m, w.s.formFor(m.FormID, m.FormVersion), data))
+	})
+}
+
+// ackRecord removes the acknowledged outbox entry seq of record id, the way
+// ackSeqs does for many.
+func (w *writer) ackRecord(id string, seq uint64) error {
 	if err := w.txn.Delete(outboxKey(seq)); err != nil {
 		return err
 	}
-	old, err := loadMeta(w.txn, it.RecordID)
+	old, err := loadMeta(w.txn, id)
 	if err != nil {
 		return err
 	}
-	m := cloneMeta(old)
-	m.Outbox = slices.DeleteFunc(m.Outbox, func(s uint64) bool { return s == seq })
-	m.Rejected = slices.DeleteFunc(m.Rejected, func(r rejection) bool { return r.Seq == seq })
-	data, err := w.winnerData(it.RecordID, m, nil)
-	if err != nil {
-		return err
+	m, patch := ackedMeta(old, []uint64{seq})
+	var stored []byte
+	if patch && m.ListedAs != old.ListedAs {
+		stored, err = getIn(w.txn, indexKey(old.FormID, time.Unix(0, old.Updated), id))
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
 	}
-	return w.putMeta(it.RecordID, old, m, data, false)
+	return w.writeAcked(id, old, m, patch, stored)
 }
 
 // RejectOutbox marks entry seq as rejected by the hub with reason. The entry

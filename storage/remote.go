@@ -71,7 +71,7 @@ func (w *writer) applyOne(r *record.Revision, st *ApplyStats) error {
 				return err
 			}
 			if it.Rev == r.Rev {
-				return w.ackItem(seq, it)
+				return w.ackRecord(it.RecordID, seq)
 			}
 		}
 		return nil

@@ -73,6 +73,9 @@ type Options struct {
 	kdf *kdfParams
 	// gcInterval overrides the value-log GC period (tests only).
 	gcInterval time.Duration
+	// memTableSize overrides Badger's memtable size, and with it the
+	// largest transaction (tests only).
+	memTableSize int64
 }
 
 // Status is the state of a record as the user sees it.
@@ -190,6 +193,9 @@ func openDB(o Options, key, hdr []byte) (*Store, error) {
 		WithSyncWrites(true).
 		WithLogger(badgerLogger{log}).
 		WithNumVersionsToKeep(1)
+	if o.memTableSize > 0 {
+		bo = bo.WithMemTableSize(o.memTableSize).WithValueThreshold(o.memTableSize / 16)
+	}
 	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("opening store: %w", err)

@@ -1,0 +1,240 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// checkSummaries compares every stored summary with one built afresh from
+// the record's meta and winning revision, so that a summary patched in
+// place (AckOutbox) is exactly what a rebuild would give.
+func checkSummaries(t *testing.T, s *Store) {
+	t.Helper()
+	err := s.db.View(func(txn *badger.Txn) error {
+		for _, prefix := range []byte{pIndex, pAll} {
+			p := []byte{prefix}
+			itr := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+			for itr.Seek(p); itr.ValidForPrefix(p); itr.Next() {
+				stored, err := itr.Item().ValueCopy(nil)
+				if err != nil {
+					itr.Close()
+					return err
+				}
+				var sm summary
+				if err := json.Unmarshal(stored, &sm); err != nil {
+					itr.Close()
+					return err
+				}
+				m, err := loadMeta(txn, sm.ID)
+				if err != nil {
+					itr.Close()
+					return err
+				}
+				data := m.Draft
+				if w, ok := m.winner(); ok {
+					r, err := loadRev(txn, sm.ID, w.Rev)
+					if err != nil {
+						itr.Close()
+						return err
+					}
+					data = r.Data
+				}
+				want, _ := json.Marshal(makeSummary(sm.ID, m, s.formFor(m.FormID, m.FormVersion), data))
+				if !bytes.Equal(stored, want) {
+					t.Errorf("summary %c of %s:\n stored %s\n   want %s", prefix, sm.ID, stored, want)
+				}
+				if !m.Listed || m.ListedAs != sm.Status {
+					t.Errorf("summary of %s says %s, meta listed=%v as %s", sm.ID, sm.Status, m.Listed, m.ListedAs)
+				}
+			}
+			itr.Close()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pendingSeqs returns the pending outbox seqs of record id, oldest first.
+func pendingSeqs(t *testing.T, s *Store, id string) []uint64 {
+	t.Helper()
+	p, err := s.PendingOutbox(context.Background(), 1000, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint64
+	for _, e := range p {
+		if e.Rev.RecordID == id {
+			seqs = append(seqs, e.Seq)
+		}
+	}
+	return seqs
+}
+
+func TestAckOutboxMix(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	mustCreate := func(adm1 string) string {
+		t.Helper()
+		r, err := s.Create(ctx, "casualty", casualty(adm1, "v"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.RecordID
+	}
+	one := mustCreate("One")        // one pending entry
+	two := mustCreate("Two")        // two pending entries, acked one at a time
+	rej := mustCreate("Rejected")   // rejected entry, acked later (the hub took it after all)
+	sup := mustCreate("Superseded") // rejected, then replaced by an edit
+	del := mustCreate("Deleted")    // created and deleted: not listed
+	done := mustCreate("Done")      // acked before the mixed call
+	if _, err := s.Edit(ctx, two, casualty("Two b", "v")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Delete(ctx, del); err != nil {
+		t.Fatal(err)
+	}
+	seqs := map[string][]uint64{}
+	for _, id := range []string{one, two, rej, sup, del, done} {
+		seqs[id] = pendingSeqs(t, s, id)
+	}
+	if err := s.RejectOutbox(ctx, seqs[rej][0], "adm1 unknown"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RejectOutbox(ctx, seqs[sup][0], "adm1 unknown"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Edit(ctx, sup, casualty("Superseded b", "v")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AckOutbox(ctx, seqs[done]); err != nil {
+		t.Fatal(err)
+	}
+	checkSummaries(t, s)
+
+	mixed := []uint64{
+		999_999, seqs[two][0], seqs[one][0], seqs[rej][0], seqs[sup][0],
+		seqs[del][0], seqs[del][1], seqs[done][0], seqs[one][0], 0,
+	}
+	want := map[string]Status{
+		one: StatusSynced, two: StatusPending, rej: StatusSynced, sup: StatusPending, done: StatusSynced,
+	}
+	check := func(t *testing.T) {
+		t.Helper()
+		for id, st := range want {
+			r, err := s.Get(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Status != st {
+				t.Errorf("%s: status %s, want %s", r.Current.Data["adm1"], r.Status, st)
+			}
+		}
+		c, err := s.Counts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantCounts := map[Status]int{}
+		for _, st := range want {
+			wantCounts[st]++
+		}
+		if fmt.Sprint(c["casualty"]) != fmt.Sprint(wantCounts) {
+			t.Errorf("counts %v, want %v", c["casualty"], wantCounts)
+		}
+		if rj, _ := s.Rejected(ctx); len(rj) != 0 {
+			t.Errorf("still rejected: %+v", rj)
+		}
+		checkCounts(t, s)
+		checkSummaries(t, s)
+	}
+	t.Run("mixed", func(t *testing.T) {
+		if err := s.AckOutbox(ctx, mixed); err != nil {
+			t.Fatal(err)
+		}
+		check(t)
+		// The superseded entry is gone; the edit that replaced it waits.
+		if got := pendingSeqs(t, s, sup); len(got) != 1 || got[0] == seqs[sup][0] {
+			t.Errorf("superseded record's outbox: %v", got)
+		}
+	})
+	t.Run("again", func(t *testing.T) {
+		if err := s.AckOutbox(ctx, mixed); err != nil {
+			t.Fatal(err)
+		}
+		check(t)
+	})
+	t.Run("rest", func(t *testing.T) {
+		rest := append(pendingSeqs(t, s, two), pendingSeqs(t, s, sup)...)
+		if len(rest) != 2 {
+			t.Fatalf("left in the outbox: %v", rest)
+		}
+		if err := s.AckOutbox(ctx, rest); err != nil {
+			t.Fatal(err)
+		}
+		want[two], want[sup] = StatusSynced, StatusSynced
+		check(t)
+		if n, _ := s.OutboxLen(ctx); n != 0 {
+			t.Errorf("outbox len %d", n)
+		}
+	})
+	t.Run("empty and cancelled", func(t *testing.T) {
+		if err := s.AckOutbox(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := s.AckOutbox(cctx, []uint64{1}); err == nil {
+			t.Fatal("acked with a cancelled context")
+		}
+		check(t)
+	})
+}
+
+// TestAckOutboxSplitsBigTransactions acks more entries at once than one
+// Badger transaction holds with a small memtable.
+func TestAckOutboxSplitsBigTransactions(t *testing.T) {
+	ctx := context.Background()
+	o := testOptions(t.TempDir(), "correct horse")
+	o.memTableSize = 1 << 20
+	s, err := Open(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	const n = 1500
+	rows := make([]map[string]any, n)
+	for i := range rows {
+		rows[i] = casualty("Champasak", fmt.Sprintf("Ban %d", i))
+	}
+	if _, err := s.Import(ctx, "casualty", rows); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.PendingOutbox(ctx, n, 0)
+	if err != nil || len(p) != n {
+		t.Fatalf("pending %d, %v", len(p), err)
+	}
+	seqs := make([]uint64, n)
+	for i, e := range p {
+		seqs[i] = e.Seq
+	}
+	if err := s.AckOutbox(ctx, seqs); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Counts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c["casualty"][StatusSynced] != n || c["casualty"][StatusPending] != 0 {
+		t.Fatalf("counts after acking all: %v", c)
+	}
+	if k, _ := s.OutboxLen(ctx); k != 0 {
+		t.Fatalf("outbox len %d", k)
+	}
+	checkCounts(t, s)
+}
