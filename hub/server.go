@@ -60,6 +60,11 @@ type Server struct {
 	maxPull int
 	mux     *http.ServeMux
 	routes  []Route
+
+	// drainMu guards draining and orders inFlight.Add before Drain's Wait.
+	drainMu  sync.Mutex
+	draining bool
+	inFlight sync.WaitGroup
 }
 
 // Route is one method and path the server answers.
@@ -146,8 +151,34 @@ func New(cfg Config) *Server {
 // Routes returns every method and path the server answers.
 func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
 
-// Handler returns the HTTP handler of the API and /metrics.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler returns the HTTP handler of the API and /metrics. Once Drain has
+// been called it answers every new request 503.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	s.drainMu.Lock()
+	if s.draining {
+		s.drainMu.Unlock()
+		w.Header().Set("Retry-After", "1")
+		writeError(w, r, http.StatusServiceUnavailable, protocol.CodeUnavailable, "the hub is shutting down; try again")
+		return
+	}
+	s.inFlight.Add(1)
+	s.drainMu.Unlock()
+	defer s.inFlight.Done()
+	s.mux.ServeHTTP(w, r)
+}
+
+// Drain makes the handler refuse new requests and waits until every
+// request it has started has returned, so that the store may be closed.
+// Callers cut requests short first (http.Server.Close cancels their
+// contexts and closes their connections) if they must not wait long.
+func (s *Server) Drain() {
+	s.drainMu.Lock()
+	s.draining = true
+	s.drainMu.Unlock()
+	s.inFlight.Wait()
+}
 
 // handle registers h for method and path behind the common middleware:
 // metrics, logging, the concurrency cap and, when auth is set, the token.

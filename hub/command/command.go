@@ -26,6 +26,9 @@ type Env struct {
 	// Ready, when set, is called by serve with the address it listens on
 	// once it accepts connections (tests use it with --addr 127.0.0.1:0).
 	Ready func(addr string)
+	// ShutdownTimeout is how long serve waits for requests in flight
+	// after a stop signal before it cuts them off (0: 30s).
+	ShutdownTimeout time.Duration
 }
 
 // ProcessEnv returns an Env for the running process.

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -237,5 +239,83 @@ func TestServeJSONLogs(t *testing.T) {
 	line, _, _ := strings.Cut(errb.String(), "\n")
 	if err := json.Unmarshal([]byte(line), &first); err != nil || first.Msg != "listening" || first.Addr != addr || first.Store != "badger" {
 		t.Errorf("first log line %q (%v), want listening on %s", line, err, addr)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the server's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// TestShutdownTimeoutWaitsForHandlers: when requests are still in flight
+// at the shutdown timeout, serve cuts them off and waits for their
+// handlers to return before it closes the store and returns.
+func TestShutdownTimeoutWaitsForHandlers(t *testing.T) {
+	dir := t.TempDir()
+	_, out, _ := run(t, "device", "add", "--programme", "LAO", "--name", "A", "--data", dir)
+	token := lastLine(out)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	logs := &lockedBuffer{}
+	env := &command.Env{Stdout: &bytes.Buffer{}, Stderr: logs, Now: time.Now,
+		Ready: func(a string) { ready <- a }, ShutdownTimeout: 100 * time.Millisecond}
+	done := make(chan int, 1)
+	go func() { done <- command.Run(ctx, env, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir}) }()
+	url := "http://" + <-ready
+
+	// A push whose body never finishes: its handler waits on the client.
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go func() {
+		req, _ := http.NewRequest("POST", url+protocol.PathPush, pr)
+		req.Header.Set("Authorization", "Bearer "+token)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	pw.Write([]byte(`{"revisions":[`))
+	for i := 0; ; i++ {
+		resp, err := http.Get(url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(m), "ccmhub_http_requests_in_flight 1") {
+			break
+		}
+		if i > 500 {
+			t.Fatal("push never reached the handler")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	var code int
+	select {
+	case code = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not return after the shutdown timeout")
+	}
+	// The push's request line is logged when its handler returns: it must
+	// be there when serve returns, that is before the store was closed.
+	got := logs.String()
+	if !strings.Contains(got, "path="+protocol.PathPush) {
+		t.Errorf("serve returned while the push handler was still running:\n%s", got)
+	}
+	if code != 1 || !strings.Contains(got, "cut off") {
+		t.Errorf("exit %d, want 1 saying requests were cut off:\n%s", code, got)
+	}
+	// The store was closed cleanly: the directory opens again.
+	if c, _, errOut := run(t, "device", "list", "--data", dir); c != 0 {
+		t.Errorf("device list after the cut-off shutdown: exit %d %s", c, errOut)
 	}
 }

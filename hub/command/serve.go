@@ -104,16 +104,28 @@ func runServe(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 	case <-ctx.Done():
 	}
 	log.Info("shutting down; waiting for requests in flight")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	timeout := env.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = shutdownTimeout
 	}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	shutErr := hs.Shutdown(sctx)
+	if shutErr != nil {
+		// Cut off what is left (this cancels the requests' contexts), but
+		// never close the store under a handler still using it.
+		log.Warn("requests still in flight at the shutdown timeout; cutting them off", slog.Duration("timeout", timeout))
+		hs.Close()
+	}
+	srv.Drain()
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
 	if err := store.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
+	}
+	if shutErr != nil {
+		return fmt.Errorf("shutdown: requests in flight after %s were cut off: %w", timeout, shutErr)
 	}
 	log.Info("stopped")
 	return nil
