@@ -31,7 +31,9 @@ func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 // returns false.
 func scanOutbox(txn *badger.Txn, fn func(seq uint64, it outboxItem) (bool, error)) error {
 	p := []byte{pOutbox}
-	itr := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: true, PrefetchSize: 64})
+	// Outbox values are small and stored inline in the LSM tree, so
+	// prefetching would only copy them.
+	itr := txn.NewIterator(badger.IteratorOptions{Prefix: p})
 	defer itr.Close()
 	for itr.Seek(p); itr.ValidForPrefix(p); itr.Next() {
 		seq, ok := parseOutboxKey(itr.Item().Key())
@@ -60,26 +62,52 @@ func (s *Store) PendingOutbox(ctx context.Context, limit, maxBytes int) ([]Outbo
 	if limit <= 0 {
 		limit = 1000
 	}
-	var out []OutboxEntry
+	var (
+		out []OutboxEntry
+		// Revisions are allocated in slabs rather than one by one.
+		slab []record.Revision
+		key  []byte
+	)
 	err := s.db.View(func(txn *badger.Txn) error {
 		total := 0
 		return scanOutbox(txn, func(seq uint64, it outboxItem) (bool, error) {
 			if it.Rejection != "" || it.Superseded {
 				return true, nil
 			}
-			b, err := getIn(txn, revKey(it.RecordID, it.Rev))
+			key = append(append(append(key[:0], pRev), it.RecordID...), 0)
+			key = append(key, it.Rev...)
+			item, err := txn.Get(key)
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				err = ErrNotFound
+			}
 			if err != nil {
 				return false, fmt.Errorf("outbox entry %d: %w", seq, err)
 			}
-			if maxBytes > 0 && len(out) > 0 && total+len(b) > maxBytes {
-				return false, nil
-			}
-			var r record.Revision
-			if err := json.Unmarshal(b, &r); err != nil {
+			var r *record.Revision
+			err = item.Value(func(v []byte) error {
+				if maxBytes > 0 && len(out) > 0 && total+len(v) > maxBytes {
+					return nil
+				}
+				total += len(v)
+				if len(slab) == cap(slab) {
+					slab = make([]record.Revision, 0, min(limit-len(out), 256))
+				}
+				slab = slab[:len(slab)+1]
+				r = &slab[len(slab)-1]
+				// Decoded in place: json.Unmarshal copies every string
+				// it keeps, so the value need not be copied first.
+				return json.Unmarshal(v, r)
+			})
+			if err != nil {
 				return false, fmt.Errorf("outbox entry %d: %w", seq, err)
 			}
-			total += len(b)
-			out = append(out, OutboxEntry{Seq: seq, Rev: &r})
+			if r == nil {
+				return false, nil // maxBytes reached
+			}
+			if out == nil {
+				out = make([]OutboxEntry, 0, min(limit, 1024))
+			}
+			out = append(out, OutboxEntry{Seq: seq, Rev: r})
 			return len(out) < limit, nil
 		})
 	})
