@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -19,13 +20,16 @@ import (
 // load at once.
 const pageSize = 200
 
-// recordsView is a virtualised list of one form's records with search and
-// a status filter.
+// recordsView is a virtualised list of one form's records with search,
+// a status filter, a province filter and a date range.
 type recordsView struct {
 	u       *UI
 	formSel *widget.Select
 	status  *widget.Select
 	search  *widget.Entry
+	adm1    *widget.Entry
+	from    *dateFilter
+	to      *dateFilter
 	list    *widget.List
 	count   *widget.Label
 
@@ -65,6 +69,11 @@ func (u *UI) newRecordsView(formID string) fyne.CanvasObject {
 	v.search = widget.NewEntry()
 	v.search.SetPlaceHolder("Search (province, village, area code, title…)")
 	v.search.OnChanged = func(string) { v.requery() }
+	v.adm1 = widget.NewEntry()
+	v.adm1.SetPlaceHolder("Province")
+	v.adm1.OnChanged = func(string) { v.requery() }
+	v.from = newDateFilter("From YYYY-MM-DD", v.dateChanged)
+	v.to = newDateFilter("To YYYY-MM-DD", v.dateChanged)
 	v.list = widget.NewList(
 		func() int { return len(v.items) },
 		func() fyne.CanvasObject {
@@ -95,7 +104,9 @@ func (u *UI) newRecordsView(formID string) fyne.CanvasObject {
 	if formID != "" {
 		v.selectForm(formID)
 	}
-	filters := container.NewBorder(nil, nil, container.NewHBox(v.formSel, v.status, v.count), nil, v.search)
+	row1 := container.NewBorder(nil, nil, container.NewHBox(v.formSel, v.status, v.count), nil, v.search)
+	row2 := container.NewGridWithColumns(3, container.NewVBox(v.adm1), v.from.box, v.to.box)
+	filters := container.NewVBox(row1, row2)
 	return titled("Records", container.NewBorder(filters, nil, nil, nil, v.list))
 }
 
@@ -136,6 +147,12 @@ func (v *recordsView) requery() {
 	if i := v.status.SelectedIndex(); i > 0 {
 		q.Status = statusOrder[i-1]
 	}
+	if v.adm1 != nil {
+		q.Adm1 = strings.TrimSpace(v.adm1.Text)
+	}
+	if v.from != nil && v.to != nil {
+		q.From, q.To = v.from.value, v.to.value
+	}
 	v.q = q
 	v.gen++
 	if v.cancel != nil {
@@ -150,6 +167,77 @@ func (v *recordsView) requery() {
 }
 
 func (v *recordsView) reload() { v.requery() }
+
+// dateFilter is one end of the date range: an entry, the last valid date
+// typed in it (zero when empty) and a message under it.
+type dateFilter struct {
+	entry *widget.Entry
+	msg   *widget.Label
+	box   *fyne.Container
+	value time.Time
+}
+
+func newDateFilter(placeholder string, changed func(*dateFilter)) *dateFilter {
+	d := &dateFilter{entry: widget.NewEntry(), msg: widget.NewLabel("")}
+	d.entry.SetPlaceHolder(placeholder)
+	d.msg.Importance = widget.DangerImportance
+	d.msg.Hide()
+	d.box = container.NewVBox(d.entry, d.msg)
+	d.entry.OnChanged = func(string) { changed(d) }
+	return d
+}
+
+func (d *dateFilter) setMsg(m string) {
+	d.msg.SetText(m)
+	if m == "" {
+		d.msg.Hide()
+	} else {
+		d.msg.Show()
+	}
+}
+
+// parseFilterDate reads a YYYY-MM-DD filter date; "" is no bound.
+func parseFilterDate(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("not a date: use YYYY-MM-DD, e.g. 2025-03-31")
+	}
+	return t, nil
+}
+
+// dateChanged applies the date range after d was edited. Both ends are
+// read again from their entries; an invalid date, or a range that ends
+// before it starts, is explained under the field and leaves the list as it
+// was (each end keeps its last valid date).
+func (v *recordsView) dateChanged(d *dateFilter) {
+	from, ferr := parseFilterDate(v.from.entry.Text)
+	to, terr := parseFilterDate(v.to.entry.Text)
+	v.from.setMsg(errText(ferr))
+	v.to.setMsg(errText(terr))
+	if ferr != nil || terr != nil {
+		return
+	}
+	if !from.IsZero() && !to.IsZero() && to.Before(from) {
+		d.setMsg("the range ends before it starts")
+		return
+	}
+	if from.Equal(v.from.value) && to.Equal(v.to.value) {
+		return
+	}
+	v.from.value, v.to.value = from, to
+	v.requery()
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
 
 // more fetches the next page if there is one and none is loading.
 func (v *recordsView) more() {
