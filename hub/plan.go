@@ -30,12 +30,13 @@ type Plan struct {
 	Records map[string]*RecordState
 }
 
-// MakePlan judges revs, a batch of programme, against the stored state:
-// records maps the record ids of the batch to their stored state (absent
-// or nil for a new record), and known reports whether a revision of a
-// record is stored. Revisions applied earlier in the batch count as
-// stored for later ones. MakePlan does not modify records.
-func MakePlan(programme string, revs []*record.Revision, records map[string]*RecordState, known func(recordID, rev string) bool) Plan {
+// MakePlan judges revs, a batch of programme pushed by device ("" for
+// none), against the stored state: records maps the record ids of the
+// batch to their stored state (absent or nil for a new record), and known
+// reports whether a revision of a record is stored. Revisions applied
+// earlier in the batch count as stored for later ones. MakePlan does not
+// modify records.
+func MakePlan(programme, device string, revs []*record.Revision, records map[string]*RecordState, known func(recordID, rev string) bool) Plan {
 	p := Plan{Results: make([]Result, len(revs)), Records: make(map[string]*RecordState)}
 	batch := make(map[[2]string]bool)
 	has := func(id, rev string) bool { return batch[[2]string{id, rev}] || known(id, rev) }
@@ -56,6 +57,13 @@ func MakePlan(programme string, revs []*record.Revision, records map[string]*Rec
 		}
 		if has(r.RecordID, r.Rev) {
 			p.Results[i] = Result{Status: protocol.StatusDuplicate}
+			continue
+		}
+		// A device pushes only its own outbox: a new revision made on
+		// another device is a forged device_id.
+		if device != "" && r.DeviceID != "" && r.DeviceID != device {
+			p.Results[i] = Result{Status: protocol.StatusRejected,
+				Err: fmt.Errorf("%w (%s)", ErrForeignDevice, r.DeviceID)}
 			continue
 		}
 		missing := ""

@@ -37,6 +37,7 @@ func TestHandlersOnPostgres(t *testing.T) {
 		{"PushOfComputedFieldsRejected", TestPushOfComputedFieldsRejected},
 		{"PushWithoutParentsOrData", TestPushWithoutParentsOrData},
 		{"TodayIsUTC", TestTodayIsUTC},
+		{"PushOfAnotherDevicesRevision", TestPushOfAnotherDevicesRevision},
 		{"ConcurrentEditsKeepEveryLeaf", TestConcurrentEditsKeepEveryLeaf},
 		{"StoreFailure", TestStoreFailure},
 	} {

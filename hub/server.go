@@ -562,7 +562,7 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request, d *Device, revs [
 		idx = append(idx, i)
 	}
 	if len(good) > 0 {
-		res, err := s.store.Apply(ctx, d.Programme, good)
+		res, err := s.store.ApplyFrom(ctx, d.Programme, d.ID, good)
 		if err != nil {
 			s.internal(w, r, "apply", err)
 			return

@@ -823,3 +823,29 @@ func TestTodayIsUTC(t *testing.T) {
 		}
 	}
 }
+
+// TestPushOfAnotherDevicesRevision checks that a device may not push a new
+// revision that claims another device's device_id, while re-sending one
+// the hub already has stays a duplicate.
+func TestPushOfAnotherDevicesRevision(t *testing.T) {
+	h := newTestHub(t, nil)
+	own := newRev(t, "LAO", casualty(1)) // device_id dev-collector
+	if _, res := h.push(h.tokens["collector"], own); res[0].Status != "applied" {
+		t.Fatalf("own revision: %+v", res[0])
+	}
+	forged := newRev(t, "LAO", casualty(2))
+	anon, err := record.NewRevision(record.NewID(), "casualty", 1, casualty(3), record.Meta{Programme: "LAO"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, res := h.push(h.tokens["collector2"], own, forged, anon)
+	if got := statuses(res); !slices.Equal(got, []string{"duplicate", "rejected", "applied"}) {
+		t.Errorf("collector2 pushing collector's revisions: %+v", res)
+	}
+	if !strings.Contains(res[1].Error, "device_id is not the pushing device's") {
+		t.Errorf("reason %q", res[1].Error)
+	}
+	if got := h.pullAll(h.tokens["collector"], 500); len(got) != 2 {
+		t.Errorf("%d revisions stored, want 2", len(got))
+	}
+}

@@ -66,14 +66,18 @@ type Result struct {
 	// Status is protocol.StatusApplied, StatusDuplicate, StatusConflict or
 	// StatusRejected.
 	Status string
-	// Err says why a revision was rejected; it wraps record.ErrMissingParent
-	// or ErrForeignRecord.
+	// Err says why a revision was rejected; it wraps record.ErrMissingParent,
+	// ErrForeignRecord or ErrForeignDevice.
 	Err error
 }
 
 // ErrForeignRecord reports a revision of a record that belongs to another
 // programme, or that changes the record's form.
 var ErrForeignRecord = errors.New("record belongs to another programme or form")
+
+// ErrForeignDevice reports a new revision whose device_id is not the
+// pushing device's: a device pushes only revisions made on it.
+var ErrForeignDevice = errors.New("device_id is not the pushing device's")
 
 // Page is one page of a pull: revisions as stored JSON (each one a
 // record.Revision), the cursor after the last of them, and whether more
@@ -108,15 +112,19 @@ type Store interface {
 	// every programme), ordered by programme, form id, version.
 	PublishedForms(ctx context.Context, programme string) ([]PublishedForm, error)
 
-	// Apply applies revs, all of programme and each already checked on its
-	// own, as one atomic and durable step: when it returns without error
-	// every applied revision survives a crash, and when it returns an error
-	// nothing was applied. It returns one Result per revision, in order:
-	// duplicate if the rev is stored; rejected if a parent is neither
+	// ApplyFrom applies revs, all of programme, pushed by device ("": not
+	// checked) and each already checked on its own, as one atomic and
+	// durable step: when it returns without error every applied revision
+	// survives a crash, and when it returns an error nothing was applied.
+	// It returns one Result per revision, in order: duplicate if the rev is
+	// stored; rejected if its device_id is set and not device (a device
+	// pushes only its own revisions), if a parent is neither
 	// stored nor applied earlier in the batch, or if the record belongs to
 	// another programme or form; else applied, or conflict when the record
 	// now has two or more live leaves. Applied revisions get the next
 	// sequence numbers of programme in batch order.
+	ApplyFrom(ctx context.Context, programme, device string, revs []*record.Revision) ([]Result, error)
+	// Apply is ApplyFrom with no pushing device (tools and seeding).
 	Apply(ctx context.Context, programme string, revs []*record.Revision) ([]Result, error)
 	// Pull returns up to limit revisions of programme committed after
 	// cursor ("" = from the beginning) in commit order, and stops early

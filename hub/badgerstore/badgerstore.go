@@ -298,6 +298,11 @@ func (s *Store) lastSeq(txn *badger.Txn, programme string) uint64 {
 
 // Apply implements hub.Store.
 func (s *Store) Apply(ctx context.Context, programme string, revs []*record.Revision) ([]hub.Result, error) {
+	return s.ApplyFrom(ctx, programme, "", revs)
+}
+
+// ApplyFrom implements hub.Store.
+func (s *Store) ApplyFrom(ctx context.Context, programme, device string, revs []*record.Revision) ([]hub.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -323,7 +328,7 @@ func (s *Store) Apply(ctx context.Context, programme string, revs []*record.Revi
 		records[r.RecordID] = rec
 	}
 	var readErr error
-	plan := hub.MakePlan(programme, revs, records, func(id, rev string) bool {
+	plan := hub.MakePlan(programme, device, revs, records, func(id, rev string) bool {
 		ok, err := has(txn, seenKey(id, rev))
 		if err != nil && readErr == nil {
 			readErr = err

@@ -44,7 +44,7 @@ func TestApplyCommitsSynchronously(t *testing.T) {
 	}
 	var inApply string
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := apply(ctx, tx, "LAO", revs, docs); err != nil {
+		if _, err := apply(ctx, tx, "LAO", "", revs, docs); err != nil {
 			return err
 		}
 		return tx.QueryRow(ctx, "SHOW synchronous_commit").Scan(&inApply)

@@ -260,6 +260,11 @@ var errRace = errors.New("record created concurrently by another programme")
 
 // Apply implements hub.Store.
 func (s *Store) Apply(ctx context.Context, programme string, revs []*record.Revision) ([]hub.Result, error) {
+	return s.ApplyFrom(ctx, programme, "", revs)
+}
+
+// ApplyFrom implements hub.Store.
+func (s *Store) ApplyFrom(ctx context.Context, programme, device string, revs []*record.Revision) ([]hub.Result, error) {
 	docs, err := hub.EncodeRevisions(revs)
 	if err != nil {
 		return nil, fmt.Errorf("apply: %w", err)
@@ -268,7 +273,7 @@ func (s *Store) Apply(ctx context.Context, programme string, revs []*record.Revi
 		var res []hub.Result
 		err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 			var err error
-			res, err = apply(ctx, tx, programme, revs, docs)
+			res, err = apply(ctx, tx, programme, device, revs, docs)
 			return err
 		})
 		if retryable(err) && attempt < 3 {
@@ -281,7 +286,7 @@ func (s *Store) Apply(ctx context.Context, programme string, revs []*record.Revi
 	}
 }
 
-func apply(ctx context.Context, tx pgx.Tx, programme string, revs []*record.Revision, docs [][]byte) ([]hub.Result, error) {
+func apply(ctx context.Context, tx pgx.Tx, programme, device string, revs []*record.Revision, docs [][]byte) ([]hub.Result, error) {
 	// 0. Durable whatever the server, database or role default: the hub
 	// answers a push only once its revisions survive a crash.
 	if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = on"); err != nil {
@@ -353,7 +358,7 @@ func apply(ctx context.Context, tx pgx.Tx, programme string, revs []*record.Revi
 	}
 
 	// 3. Judge, then write.
-	plan := hub.MakePlan(programme, revs, records, func(id, rev string) bool { return known[[2]string{id, rev}] })
+	plan := hub.MakePlan(programme, device, revs, records, func(id, rev string) bool { return known[[2]string{id, rev}] })
 	if len(plan.Applied) == 0 {
 		return plan.Results, nil
 	}

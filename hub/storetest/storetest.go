@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ApplyStatuses", testApplyStatuses},
 		{"ParentInSameBatch", testParentInSameBatch},
 		{"ForeignRecord", testForeignRecord},
+		{"ForeignDevice", testForeignDevice},
 		{"PullPaging", testPullPaging},
 		{"PullBadCursor", testPullBadCursor},
 		{"PullByteBudget", testPullByteBudget},
@@ -658,5 +659,48 @@ func testRaceForRecord(t *testing.T, s hub.Store) {
 		if !slices.Equal(revsOf(got), want[p]) {
 			t.Errorf("%s sees %d revisions, want its own %d", p, len(got), len(want[p]))
 		}
+	}
+}
+
+// testForeignDevice checks that a new revision whose device_id is not the
+// pushing device's is rejected, while a stored one stays a duplicate.
+func testForeignDevice(t *testing.T, s hub.Store) {
+	ctx := context.Background()
+	own := rev(t, "LAO", record.NewID(), nil, false, map[string]any{"n": 1.0}) // made on dev-a
+	anon, err := record.NewRevision(record.NewID(), "casualty", 1, nil, record.Meta{Programme: "LAO"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := rev(t, "LAO", record.NewID(), nil, false, map[string]any{"n": 2.0}) // claims dev-a
+	child := rev(t, "LAO", own.RecordID, []string{own.Rev}, false, map[string]any{"n": 3.0})
+	tests := []struct {
+		name, device string
+		rev          *record.Revision
+		status       string
+	}{
+		{"own revision", "dev-a", own, protocol.StatusApplied},
+		{"stored revision re-sent by another device", "dev-b", own, protocol.StatusDuplicate},
+		{"new revision of another device", "dev-b", forged, protocol.StatusRejected},
+		{"edit claiming another device", "dev-b", child, protocol.StatusRejected},
+		{"no device_id", "dev-b", anon, protocol.StatusApplied},
+		{"no pushing device given", "", forged, protocol.StatusApplied},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := s.ApplyFrom(ctx, "LAO", tc.device, []*record.Revision{tc.rev})
+			if err != nil {
+				t.Fatalf("Apply: %v", err)
+			}
+			if res[0].Status != tc.status {
+				t.Errorf("status %s (%v), want %s", res[0].Status, res[0].Err, tc.status)
+			}
+			if tc.status == protocol.StatusRejected && !errors.Is(res[0].Err, hub.ErrForeignDevice) {
+				t.Errorf("reason %v, want ErrForeignDevice", res[0].Err)
+			}
+		})
+	}
+	got, _ := pullAll(t, s, "LAO", "", 100)
+	if want := []string{own.Rev, anon.Rev, forged.Rev}; !slices.Equal(revsOf(got), want) {
+		t.Errorf("stored %v, want %v", revsOf(got), want)
 	}
 }
