@@ -338,14 +338,38 @@ var gzipPool = sync.Pool{New: func() any {
 // gzipMin is the body size below which compressing is not worth it.
 const gzipMin = 1024
 
+// acceptsGzip reports whether the request's Accept-Encoding allows gzip: a
+// "gzip" (or "x-gzip") entry with a q-value above 0, or failing that a "*"
+// entry with one. A q-value that does not parse counts as 0.
 func acceptsGzip(r *http.Request) bool {
+	star := false
 	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		enc, q, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(enc), "gzip") && strings.ReplaceAll(q, " ", "") != "q=0" {
-			return true
+		enc, params, _ := strings.Cut(part, ";")
+		enc = strings.ToLower(strings.TrimSpace(enc))
+		if enc != "gzip" && enc != "x-gzip" && enc != "*" {
+			continue
 		}
+		ok := qPositive(params)
+		if enc != "*" {
+			return ok
+		}
+		star = ok
 	}
-	return false
+	return star
+}
+
+// qPositive reports whether the q parameter among params (";"-separated)
+// is above 0; a missing q is 1.
+func qPositive(params string) bool {
+	for _, p := range strings.Split(params, ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+		if !strings.EqualFold(strings.TrimSpace(k), "q") {
+			continue
+		}
+		q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		return err == nil && q > 0
+	}
+	return true
 }
 
 func writeBody(w http.ResponseWriter, r *http.Request, status int, b []byte) {

@@ -849,3 +849,44 @@ func TestPushOfAnotherDevicesRevision(t *testing.T) {
 		t.Errorf("%d revisions stored, want 2", len(got))
 	}
 }
+
+// TestAcceptEncoding checks which Accept-Encoding headers get a gzip
+// answer: q=0 in any spelling refuses it.
+func TestAcceptEncoding(t *testing.T) {
+	h := newTestHub(t, nil)
+	var revs []*record.Revision
+	for i := range 5 {
+		revs = append(revs, newRev(t, "LAO", casualty(i)))
+	}
+	h.push(h.tokens["collector"], revs...)
+	for _, tc := range []struct {
+		accept string
+		gzip   bool
+	}{
+		{"gzip", true},
+		{"GZIP", true},
+		{"br, gzip;q=0.5", true},
+		{"gzip; q=1.0", true},
+		{"x-gzip", true},
+		{"*", true},
+		{"", false},
+		{"identity", false},
+		{"gzip;q=0", false},
+		{"gzip; q=0", false},
+		{"gzip;q=0.0", false},
+		{"gzip;q=0.000", false},
+		{"gzip;Q=0", false},
+		{"gzip;q=bogus", false},
+		{"*;q=0", false},
+		{"gzip;q=0, *", false},
+		{"*, gzip;q=0", false},
+		{"br, *;q=0.1", true},
+	} {
+		t.Run(tc.accept, func(t *testing.T) {
+			resp := h.do("GET", protocol.PathPull, h.tokens["collector"], nil, "Accept-Encoding", tc.accept)
+			if got := resp.header.Get("Content-Encoding") == "gzip"; got != tc.gzip || resp.status != 200 {
+				t.Errorf("Accept-Encoding %q: status %d, gzip %v, want %v", tc.accept, resp.status, got, tc.gzip)
+			}
+		})
+	}
+}
