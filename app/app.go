@@ -43,8 +43,14 @@ type Options struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// IdleLock is how long without input locks the app; 0 means ten
-	// minutes, negative never.
+	// minutes, negative never. It is the default: a time saved in the
+	// Settings screen (SettingLockAfter) replaces it once the store is
+	// unlocked, unless LockAfterFixed.
 	IdleLock time.Duration
+	// LockAfterFixed makes IdleLock override the stored setting (the
+	// --lock-after flag was given explicitly); Settings then shows it
+	// read-only.
+	LockAfterFixed bool
 	// Background starts the long-lived goroutines of a real window: the
 	// idle-lock ticker, the sync engine's Run loop and the status watcher
 	// that keeps the sync indicator current. Tests leave it off and drive
@@ -103,6 +109,10 @@ type UI struct {
 
 	lockGen int // bumped on every lock; stale async results are dropped
 
+	idleLock  time.Duration // in effect: Options.IdleLock or the stored setting
+	themeName string        // "system", "light" or "dark"
+	settingsv *settingsView
+
 	queue      queueCounts // outbox figures from the store
 	queueKnown bool
 	unlockUI   *unlockForm // the passphrase screen while locked
@@ -142,7 +152,7 @@ func New(a fyne.App, o Options) *UI {
 	ctx, cancel := context.WithCancel(context.Background())
 	u := &UI{
 		app: a, opts: o, reg: o.Forms, now: o.Now, log: o.Logger,
-		ctx: ctx, cancel: cancel, dataDir: o.DataDir,
+		ctx: ctx, cancel: cancel, dataDir: o.DataDir, idleLock: o.IdleLock,
 	}
 	u.win = a.NewWindow("CCM Collect")
 	u.win.Resize(fyne.NewSize(1280, 720))
@@ -219,13 +229,13 @@ func (u *UI) touch() {
 
 // checkIdle locks the app when nothing was typed or tapped for IdleLock.
 func (u *UI) checkIdle() {
-	if u.store == nil || u.opts.IdleLock < 0 || u.opts.Demo {
+	if u.store == nil || u.idleLock < 0 || u.opts.Demo {
 		return
 	}
 	u.mu.Lock()
 	idle := u.now().Sub(u.lastInput)
 	u.mu.Unlock()
-	if idle >= u.opts.IdleLock {
+	if idle >= u.idleLock {
 		u.lock()
 	}
 }
@@ -252,7 +262,8 @@ func (u *UI) lock() {
 		}
 	})
 	u.store = nil
-	u.dash, u.records, u.confl, u.syncv = nil, nil, nil, nil
+	u.dash, u.records, u.confl, u.syncv, u.settingsv = nil, nil, nil, nil, nil
+	u.idleLock = u.opts.IdleLock // the stored setting is read again on unlock
 	u.showUnlock()
 }
 

@@ -68,6 +68,7 @@ func (u *UI) unlocked(st *storage.Store) {
 		{"Conflicts", func() fyne.CanvasObject { return u.newConflictsView() }},
 		{"Sync", func() fyne.CanvasObject { return u.newSyncView() }},
 		{"Reports", func() fyne.CanvasObject { return u.newReportsView() }},
+		{"Settings", func() fyne.CanvasObject { return u.newSettingsView() }},
 	}
 	navBox := container.NewVBox()
 	for i, s := range u.screens {
@@ -81,6 +82,7 @@ func (u *UI) unlocked(st *storage.Store) {
 	bottom := container.NewBorder(nil, nil, container.NewHBox(u.syncInd, widget.NewSeparator()), nil, container.NewGridWithColumns(2, u.statusBar, u.progress))
 	u.win.SetContent(container.NewBorder(nil, container.NewVBox(widget.NewSeparator(), bottom), container.NewHBox(nav, widget.NewSeparator()), nil, u.body))
 	u.updateSyncIndicator(u.syncStatus())
+	u.loadSettings()
 	u.win.Canvas().SetOnTypedKey(func(ev *fyne.KeyEvent) { u.touch() })
 	u.show(0)
 }
@@ -129,7 +131,7 @@ func (u *UI) leave(i int) {
 	if u.records != nil && u.records.cancel != nil {
 		u.records.cancel()
 	}
-	u.dash, u.records, u.confl, u.syncv, u.reportv = nil, nil, nil, nil, nil
+	u.dash, u.records, u.confl, u.syncv, u.reportv, u.settingsv = nil, nil, nil, nil, nil, nil
 }
 
 // setProgress puts o (a progress bar, or nil) in the status area.
