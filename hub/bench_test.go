@@ -33,7 +33,7 @@ func benchHub(b *testing.B) (url, token string) {
 func benchServe(b *testing.B, s hub.Store) (url, token string) {
 	b.Helper()
 	token, hash := hub.NewToken()
-	if err := s.AddDevice(b.Context(), hub.Device{ID: "bench", Name: "bench", Programme: "LAO",
+	if err := s.AddDevice(b.Context(), hub.Device{ID: "dev-collector", Name: "bench", Programme: "LAO", // the device_id newRev stamps
 		Role: protocol.RoleCollector, TokenHash: hash, CreatedAt: today}); err != nil {
 		b.Fatal(err)
 	}
