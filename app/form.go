@@ -141,10 +141,13 @@ func (fv *formView) render() fyne.CanvasObject {
 			fv.u.openCaseSheet(fv.id)
 		}
 	})
+	del := widget.NewButtonWithIcon("Delete", theme.DeleteIcon(), func() { fv.confirmDelete() })
+	del.Importance = widget.DangerImportance
 	if !fv.hasRev {
 		sheet.Disable() // a case sheet prints saved revisions
+		del.Disable()   // only finalised records are deleted (a revision that syncs)
 	}
-	bar := container.NewHBox(save, fin, hist, sheet)
+	bar := container.NewHBox(save, fin, hist, sheet, del)
 	head := widget.NewLabelWithStyle(fv.form.Title, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	fv.u.win.Canvas().AddShortcut(&desktopShortcutSave, func(fyne.Shortcut) {
 		if fv.u.form == fv {
@@ -153,6 +156,44 @@ func (fv *formView) render() fyne.CanvasObject {
 	})
 	fv.scroll = container.NewVScroll(container.NewPadded(rows))
 	return container.NewBorder(container.NewVBox(container.NewBorder(nil, nil, head, bar), fv.top), nil, nil, nil, fv.scroll)
+}
+
+// confirmDelete asks before deleting the open record.
+func (fv *formView) confirmDelete() {
+	fv.u.touch()
+	if fv.id == "" || !fv.hasRev {
+		return
+	}
+	msg := widget.NewLabel("Delete this " + fv.form.Title + " record?\n\nThe deletion is sent to the hub at the next sync and the record\nleaves every list and report. Its history is kept, so it can be traced.")
+	d := dialog.NewCustomConfirm("Delete record", "Delete", "Keep", msg, func(ok bool) {
+		if ok {
+			fv.delete()
+		}
+	}, fv.u.win)
+	d.Show()
+}
+
+// delete saves a deletion revision of the open record (it enters the
+// outbox like any revision), drops its draft and goes back to the list.
+func (fv *formView) delete() {
+	u := fv.u
+	u.touch()
+	if u.form != fv || u.store == nil {
+		return // the form was left or the app locked while the dialog was open
+	}
+	if _, err := u.store.Delete(u.ctx, fv.id); err != nil {
+		u.showError("Deleting record", err)
+		return
+	}
+	u.form = nil // nothing to autosave: the record is gone
+	if err := u.store.DiscardDraft(u.ctx, fv.id); err != nil && !errors.Is(err, storage.ErrNoDraft) {
+		u.showError("Discarding the draft of the deleted record", err)
+	}
+	if u.engine != nil {
+		u.engine.Nudge()
+	}
+	u.openRecords(fv.form.ID)
+	u.setStatus("Record deleted: the deletion goes to the hub at the next sync.")
 }
 
 // focusFirst puts the keyboard in the first visible input.

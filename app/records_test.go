@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 )
 
 func TestRecordsFilters(t *testing.T) {
@@ -93,6 +96,90 @@ func TestRecordsFilters(t *testing.T) {
 		settle(t, u)
 		if v.from.msg.Visible() || v.to.msg.Visible() || len(v.items) != before {
 			t.Errorf("after fixing: messages %q %q, %d records", v.from.msg.Text, v.to.msg.Text, len(v.items))
+		}
+	})
+}
+
+// dialogButton finds a button of the dialog on top of u's window.
+func dialogButton(t *testing.T, u *UI, text string) *widget.Button {
+	t.Helper()
+	top := u.win.Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatal("no dialog shown")
+	}
+	for _, o := range test.LaidOutObjects(top) {
+		if b, ok := o.(*widget.Button); ok && b.Text == text {
+			return b
+		}
+	}
+	t.Fatalf("dialog has no button %q", text)
+	return nil
+}
+
+func TestDeleteRecord(t *testing.T) {
+	u, _ := newTestUI(t, Options{})
+	unlockNew(t, u)
+	ctx := context.Background()
+	var ids []string
+	for _, adm1 := range []string{"Attapeu", "Sekong"} {
+		rev, err := u.store.Create(ctx, "casualty", map[string]any{"incident_date": "2025-02-01", "adm1": adm1,
+			"outcome": "injured", "sex": "female", "consent": "yes"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, rev.RecordID)
+	}
+	outbox := func() int {
+		t.Helper()
+		n, err := u.store.OutboxLen(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := outbox()
+
+	t.Run("a draft cannot be deleted", func(t *testing.T) {
+		u.openNew("casualty")
+		if b := findButton(t, u.win.Canvas().Content(), "Delete"); !b.Disabled() {
+			t.Fatal("Delete enabled on a new record")
+		}
+	})
+	t.Run("keep", func(t *testing.T) {
+		u.openRecord(ids[0])
+		settle(t, u)
+		test.Tap(findButton(t, u.win.Canvas().Content(), "Delete"))
+		test.Tap(dialogButton(t, u, "Keep"))
+		settle(t, u)
+		r, err := u.store.Get(ctx, ids[0])
+		if err != nil || r.Deleted() || outbox() != before || u.form == nil {
+			t.Fatalf("Keep changed something: %v deleted=%v outbox %d form %v", err, r != nil && r.Deleted(), outbox(), u.form != nil)
+		}
+	})
+	t.Run("delete", func(t *testing.T) {
+		field(t, u, "village").focus.(*widget.Entry).SetText("Ban Done") // an unsaved edit must not come back as a draft
+		test.Tap(findButton(t, u.win.Canvas().Content(), "Delete"))
+		test.Tap(dialogButton(t, u, "Delete"))
+		settle(t, u)
+		r, err := u.store.Get(ctx, ids[0])
+		if err != nil || !r.Deleted() || r.Draft != nil {
+			t.Fatalf("after delete: %v, deleted %v, draft %v", err, r != nil && r.Deleted(), r != nil && r.Draft != nil)
+		}
+		if got := outbox(); got != before+1 {
+			t.Errorf("outbox %d, want %d: the deletion must sync", got, before+1)
+		}
+		if u.form != nil || u.records == nil {
+			t.Fatal("not back on the records list")
+		}
+		if len(u.records.items) != 1 || u.records.items[0].ID != ids[1] {
+			t.Fatalf("list after delete: %+v", u.records.items)
+		}
+		if !strings.Contains(u.statusBar.Text, "deleted") {
+			t.Errorf("status %q", u.statusBar.Text)
+		}
+		revs, err := u.store.History(ctx, ids[0])
+		if err != nil || !strings.Contains(strings.Join(u.historyLines(revs), "\n"), "deleted") {
+			t.Errorf("history does not show the deletion: %v", err)
 		}
 	})
 }
