@@ -55,6 +55,11 @@ func scanOutbox(txn *badger.Txn, fn func(seq uint64, it outboxItem) (bool, error
 // PendingOutbox returns up to limit entries waiting to be sent, oldest first,
 // skipping rejected and superseded ones, whose revisions' JSON adds up to at
 // most maxBytes (always at least one entry when any is pending).
+//
+// It reads in two passes: the outbox entries in sequence order, then their
+// revisions in key order with one iterator, which for entries made one after
+// the other (record ids are time-ordered) reads each table block once
+// instead of seeking once per revision.
 func (s *Store) PendingOutbox(ctx context.Context, limit, maxBytes int) ([]OutboxEntry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -62,56 +67,119 @@ func (s *Store) PendingOutbox(ctx context.Context, limit, maxBytes int) ([]Outbo
 	if limit <= 0 {
 		limit = 1000
 	}
-	var (
-		out []OutboxEntry
-		// Revisions are allocated in slabs rather than one by one.
-		slab []record.Revision
-		key  []byte
-	)
+	var out []OutboxEntry
 	err := s.db.View(func(txn *badger.Txn) error {
+		refs, err := pendingRefs(txn, limit)
+		if err != nil || len(refs) == 0 {
+			return err
+		}
+		if err := readPendingRevs(txn, refs, maxBytes > 0); err != nil {
+			return err
+		}
 		total := 0
-		return scanOutbox(txn, func(seq uint64, it outboxItem) (bool, error) {
-			if it.Rejection != "" || it.Superseded {
-				return true, nil
+		out = make([]OutboxEntry, 0, len(refs))
+		for i := range refs {
+			r := &refs[i]
+			if r.err != nil {
+				return fmt.Errorf("outbox entry %d: %w", r.seq, r.err)
 			}
-			key = append(append(append(key[:0], pRev), it.RecordID...), 0)
-			key = append(key, it.Rev...)
-			item, err := txn.Get(key)
-			if errors.Is(err, badger.ErrKeyNotFound) {
-				err = ErrNotFound
+			if maxBytes > 0 && len(out) > 0 && total+r.size > maxBytes {
+				break
 			}
-			if err != nil {
-				return false, fmt.Errorf("outbox entry %d: %w", seq, err)
-			}
-			var r *record.Revision
-			err = item.Value(func(v []byte) error {
-				if maxBytes > 0 && len(out) > 0 && total+len(v) > maxBytes {
-					return nil
+			total += r.size
+			if r.raw != nil {
+				r.rev = new(record.Revision)
+				if err := json.Unmarshal(r.raw, r.rev); err != nil {
+					return fmt.Errorf("outbox entry %d: %w", r.seq, err)
 				}
-				total += len(v)
-				if len(slab) == cap(slab) {
-					slab = make([]record.Revision, 0, min(limit-len(out), 256))
-				}
-				slab = slab[:len(slab)+1]
-				r = &slab[len(slab)-1]
-				// Decoded in place: json.Unmarshal copies every string
-				// it keeps, so the value need not be copied first.
-				return json.Unmarshal(v, r)
-			})
-			if err != nil {
-				return false, fmt.Errorf("outbox entry %d: %w", seq, err)
 			}
-			if r == nil {
-				return false, nil // maxBytes reached
-			}
-			if out == nil {
-				out = make([]OutboxEntry, 0, min(limit, 1024))
-			}
-			out = append(out, OutboxEntry{Seq: seq, Rev: r})
-			return len(out) < limit, nil
-		})
+			out = append(out, OutboxEntry{Seq: r.seq, Rev: r.rev})
+		}
+		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// pendingRef is one pending outbox entry while PendingOutbox reads it.
+type pendingRef struct {
+	seq  uint64
+	key  []byte // of the revision
+	size int    // of the revision's JSON
+	rev  *record.Revision
+	raw  []byte // the revision's JSON, kept when it is decoded later
+	err  error  // reading or decoding the revision
+}
+
+// pendingRefs returns up to limit pending entries in sequence order, with
+// the keys of their revisions.
+func pendingRefs(txn *badger.Txn, limit int) ([]pendingRef, error) {
+	var (
+		refs []pendingRef
+		ends []int
+		buf  []byte // every key, back to back
+	)
+	err := scanOutbox(txn, func(seq uint64, it outboxItem) (bool, error) {
+		if it.Rejection != "" || it.Superseded {
+			return true, nil
+		}
+		buf = append(append(append(buf, pRev), it.RecordID...), 0)
+		buf = append(buf, it.Rev...)
+		ends = append(ends, len(buf))
+		refs = append(refs, pendingRef{seq: seq})
+		return len(refs) < limit, nil
+	})
+	start := 0
+	for i, end := range ends {
+		refs[i].key = buf[start:end:end]
+		start = end
+	}
+	return refs, err
+}
+
+// readPendingRevs reads the revisions of refs in key order. Each is decoded
+// at once, or, with keepRaw, kept as JSON for the caller to decode only if
+// it fits its byte budget. A missing revision sets the ref's err.
+func readPendingRevs(txn *badger.Txn, refs []pendingRef, keepRaw bool) error {
+	order := make([]int, len(refs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(refs[a].key, refs[b].key) })
+	// Two entries can name the same revision: read each key once.
+	keys := make([][]byte, 0, len(order))
+	first := make([]int, 0, len(order)+1) // into order, per key
+	for i, j := range order {
+		if i == 0 || !bytes.Equal(refs[j].key, keys[len(keys)-1]) {
+			keys = append(keys, refs[j].key)
+			first = append(first, i)
+		}
+	}
+	first = append(first, len(order))
+	var revs []record.Revision
+	if !keepRaw {
+		revs = make([]record.Revision, len(refs))
+	}
+	for i := range refs {
+		refs[i].err = ErrNotFound
+	}
+	return readSorted(txn, []byte{pRev}, keys, func(k int, v []byte) error {
+		for _, j := range order[first[k]:first[k+1]] {
+			r := &refs[j]
+			r.size, r.err = len(v), nil
+			if keepRaw {
+				r.raw = slices.Clone(v)
+				continue
+			}
+			r.rev = &revs[j]
+			// json.Unmarshal copies every string it keeps, so v
+			// need not be copied.
+			r.err = json.Unmarshal(v, r.rev)
+		}
+		return nil
+	})
 }
 
 // OutboxLen returns how many entries wait to be sent (rejected ones excluded).

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -237,4 +239,91 @@ func TestAckOutboxSplitsBigTransactions(t *testing.T) {
 		t.Fatalf("outbox len %d", k)
 	}
 	checkCounts(t, s)
+}
+
+// TestPendingOutboxOrderAndBudget reads the outbox when sequence order and
+// key order differ (edits of older records come later), with limits and byte
+// budgets that cut it at every point.
+func TestPendingOutboxOrderAndBudget(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	var ids []string
+	var want []string // revs in sequence order
+	for i := range 6 {
+		r, err := s.Create(ctx, "casualty", casualty("Salavan", fmt.Sprintf("Ban %d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.RecordID)
+		want = append(want, r.Rev)
+	}
+	for _, i := range []int{4, 0, 2} {
+		r, err := s.Edit(ctx, ids[i], casualty("Salavan", fmt.Sprintf("Ban %d edited", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, r.Rev)
+	}
+	all, err := s.PendingOutbox(ctx, 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(want) {
+		t.Fatalf("got %d entries, want %d", len(all), len(want))
+	}
+	sizes := make([]int, len(all))
+	for i, e := range all {
+		if e.Rev.Rev != want[i] || (i > 0 && e.Seq <= all[i-1].Seq) {
+			t.Fatalf("entry %d: seq %d rev %s, want rev %s", i, e.Seq, e.Rev.Rev, want[i])
+		}
+		if err := e.Rev.Verify(); err != nil {
+			t.Fatalf("entry %d does not verify: %v", i, err)
+		}
+		err := s.db.View(func(txn *badger.Txn) error {
+			b, err := getIn(txn, revKey(e.Rev.RecordID, e.Rev.Rev))
+			sizes[i] = len(b)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if all[0].Rev == all[1].Rev {
+		t.Fatal("entries share a revision value")
+	}
+	for limit := 1; limit <= len(want); limit++ {
+		got, err := s.PendingOutbox(ctx, limit, 0)
+		if err != nil || len(got) != limit || got[limit-1].Rev.Rev != want[limit-1] {
+			t.Fatalf("limit %d: %d entries, %v", limit, len(got), err)
+		}
+	}
+	for budget := 1; budget < sizes[0]*len(sizes)+10; budget += 97 {
+		n, total := 0, 0
+		for n < len(sizes) && (n == 0 || total+sizes[n] <= budget) {
+			total += sizes[n]
+			n++
+		}
+		got, err := s.PendingOutbox(ctx, 100, budget)
+		if err != nil || len(got) != n || got[n-1].Rev.Rev != want[n-1] {
+			t.Fatalf("budget %d: %d entries, want %d, %v", budget, len(got), n, err)
+		}
+	}
+	// A revision missing under a pending entry is an error, reported for
+	// the first such entry in sequence order.
+	err = s.db.Update(func(txn *badger.Txn) error {
+		if err := txn.Delete(revKey(all[7].Rev.RecordID, all[7].Rev.Rev)); err != nil {
+			return err
+		}
+		return txn.Delete(revKey(all[3].Rev.RecordID, all[3].Rev.Rev))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.PendingOutbox(ctx, 3, 0); err != nil || len(got) != 3 {
+		t.Fatalf("before the missing revision: %d entries, %v", len(got), err)
+	}
+	_, err = s.PendingOutbox(ctx, 100, 0)
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), fmt.Sprintf("entry %d:", all[3].Seq)) {
+		t.Fatalf("missing revision: %v", err)
+	}
 }
