@@ -87,6 +87,35 @@ func TestProgrammeFilledOnPush(t *testing.T) {
 	_ = ids
 }
 
+// A laptop enrolled again gets a new device id; what it saved under the old
+// enrolment still waits in its outbox and must not be refused for it.
+func TestOutboxOfEarlierEnrolmentIsPushed(t *testing.T) {
+	h := newTestHub(t)
+	c := newClient(t, h, "a", nil)
+	ctx := context.Background()
+	id, err := c.store.Identity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := id
+	old.DeviceID = "dev-retired"
+	if err := c.store.SetIdentity(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	c.create(2)
+	if err := c.store.SetIdentity(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if res := c.sync(); res.Pushed != 2 || res.Rejected != 0 {
+		t.Fatalf("push of the earlier enrolment's records: %+v, want 2 pushed", res)
+	}
+	for _, r := range h.revisions(h.tokens["a"]) {
+		if r.DeviceID != id.DeviceID {
+			t.Errorf("hub holds %s from device %q, want the pushing device %q", r.RecordID, r.DeviceID, id.DeviceID)
+		}
+	}
+}
+
 func TestConflictConverges(t *testing.T) {
 	h := newTestHub(t)
 	a := newClient(t, h, "a", nil)

@@ -213,15 +213,16 @@ func (e *Engine) encodeBatches(ctx context.Context, entries []storage.OutboxEntr
 	}
 	for _, en := range entries {
 		r := en.Rev
-		if r.Programme == "" || r.DeviceID == "" || r.User == "" {
-			// Saved before enrolment: the envelope is not part of the rev.
+		if r.Programme == "" || r.DeviceID != id.DeviceID || r.User == "" {
+			// Saved before enrolment, or under an earlier enrolment of this
+			// laptop: the envelope is not part of the rev, and the hub
+			// accepts only the pushing device's id. The outbox holds only
+			// this laptop's own revisions, so its current id is the truth.
 			r = r.Clone()
 			if r.Programme == "" {
 				r.Programme = id.Programme
 			}
-			if r.DeviceID == "" {
-				r.DeviceID = id.DeviceID
-			}
+			r.DeviceID = id.DeviceID
 			if r.User == "" {
 				r.User = id.User
 			}
