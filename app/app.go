@@ -97,6 +97,7 @@ type UI struct {
 
 	// Always-visible parts of the main screen.
 	statusBar *widget.Label
+	bottom    *fyne.Container // the status line: sync indicator, status, progress
 	body      *fyne.Container
 	screens   []screen
 	current   int

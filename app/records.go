@@ -32,6 +32,8 @@ type recordsView struct {
 	to      *dateFilter
 	list    *widget.List
 	count   *widget.Label
+	row1    *fyne.Container // form, status, count and search
+	root    *fyne.Container // filters above the list
 
 	q       storage.Query
 	items   []storage.Summary
@@ -104,10 +106,10 @@ func (u *UI) newRecordsView(formID string) fyne.CanvasObject {
 	if formID != "" {
 		v.selectForm(formID)
 	}
-	row1 := container.NewBorder(nil, nil, container.NewHBox(v.formSel, v.status, v.count), nil, v.search)
+	v.row1 = container.NewBorder(nil, nil, container.NewHBox(v.formSel, v.status, v.count), nil, v.search)
 	row2 := container.NewGridWithColumns(3, container.NewVBox(v.adm1), v.from.box, v.to.box)
-	filters := container.NewVBox(row1, row2)
-	return titled("Records", container.NewBorder(filters, nil, nil, nil, v.list))
+	v.root = container.NewBorder(container.NewVBox(v.row1, row2), nil, nil, nil, v.list)
+	return titled("Records", v.root)
 }
 
 // summaryLine is a list row: never a personal field (Summary.Title is
@@ -214,6 +216,12 @@ func parseFilterDate(s string) (time.Time, error) {
 // before it starts, is explained under the field and leaves the list as it
 // was (each end keeps its last valid date).
 func (v *recordsView) dateChanged(d *dateFilter) {
+	shown := v.from.msg.Visible() || v.to.msg.Visible()
+	defer func() {
+		if v.root != nil && shown != (v.from.msg.Visible() || v.to.msg.Visible()) {
+			v.root.Refresh() // a message appeared or went: make room for it
+		}
+	}()
 	from, ferr := parseFilterDate(v.from.entry.Text)
 	to, terr := parseFilterDate(v.to.entry.Text)
 	v.from.setMsg(errText(ferr))
@@ -270,6 +278,9 @@ func (v *recordsView) fetch(cursor string) {
 			more = "+"
 		}
 		v.count.SetText(fmt.Sprintf("%d%s records", len(v.items), more))
+		if v.row1 != nil {
+			v.row1.Refresh() // the count's width changed: lay the row out again
+		}
 		v.list.Refresh()
 	})
 }

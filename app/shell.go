@@ -80,6 +80,7 @@ func (u *UI) unlocked(st *storage.Store) {
 	}
 	nav := container.NewBorder(nil, lockBtn, nil, nil, navBox)
 	bottom := container.NewBorder(nil, nil, container.NewHBox(u.syncInd, widget.NewSeparator()), nil, container.NewGridWithColumns(2, u.statusBar, u.progress))
+	u.bottom = bottom
 	u.win.SetContent(container.NewBorder(nil, container.NewVBox(widget.NewSeparator(), bottom), container.NewHBox(nav, widget.NewSeparator()), nil, u.body))
 	u.updateSyncIndicator(u.syncStatus())
 	u.loadSettings()
@@ -243,7 +244,12 @@ func (u *UI) updateSyncIndicator(s ccmsync.Status) {
 	if u.queueKnown && !s.Syncing {
 		s.Pending, s.Rejected = u.queue.pending, u.queue.rejected
 	}
-	u.syncInd.SetText(syncSummary(s, u.now()))
+	if text := syncSummary(s, u.now()); text != u.syncInd.Text {
+		u.syncInd.SetText(text)
+		if u.bottom != nil {
+			u.bottom.Refresh() // the indicator's width changed: lay the line out again
+		}
+	}
 }
 
 // syncSummary is the one-line sync state the indicator shows.
