@@ -23,8 +23,9 @@ type page struct {
 // only after every earlier page, so the stored cursor always marks a prefix
 // of the hub's commit order.
 //
-// A stored cursor the hub refuses (400: the hub's data was replaced, for
-// example restored on a new machine at the same address) is dropped and the
+// A stored cursor the hub refuses (400 bad_cursor: the hub's data was
+// replaced, for example restored from a backup; or a 400 without an API error
+// body from an older hub) is dropped and the
 // pull starts again from the beginning; applying is idempotent, so this
 // costs bandwidth but never doubles anything.
 func (e *Engine) pull(ctx context.Context, c *hubClient, id storage.Identity, res *Result) error {
@@ -35,7 +36,8 @@ func (e *Engine) pull(ctx context.Context, c *hubClient, id storage.Identity, re
 	err = e.pullFrom(ctx, c, id, cursor, res)
 	var he *HubError
 	var first *firstPageError
-	if cursor != "" && errors.As(err, &first) && errors.As(err, &he) && he.Status == http.StatusBadRequest {
+	if cursor != "" && errors.As(err, &first) && errors.As(err, &he) && he.Status == http.StatusBadRequest &&
+		(he.Code == protocol.CodeBadCursor || he.Code == "") {
 		e.log.Warn("the hub refused the pull cursor; pulling again from the beginning")
 		if _, err := e.store.ApplyRemote(ctx, nil, ""); err != nil {
 			return fmt.Errorf("resetting pull cursor: %w", err)
