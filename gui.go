@@ -34,18 +34,23 @@ func runGUI(args []string) int {
 		fmt.Fprintf(os.Stderr, "ccmcollect: unknown command %q\ntry `ccmcollect help`\n", fs.Arg(0))
 		return 2
 	}
+	// A --lock-after given on the command line wins over the time saved in
+	// Settings; without it, the flag's default applies until unlock.
+	lockGiven := false
+	fs.Visit(func(f *flag.Flag) { lockGiven = lockGiven || f.Name == "lock-after" })
 	idle := *lockAfter
 	if idle <= 0 {
 		idle = -1 // never
 	}
 	a := fyneapp.NewWithID("org.ccmcollect.app")
 	ui := app.New(a, app.Options{
-		DataDir:     *dataDir,
-		Demo:        *demo,
-		DemoRecords: *demoRecords,
-		Background:  true,
-		IdleLock:    idle,
-		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		DataDir:        *dataDir,
+		Demo:           *demo,
+		DemoRecords:    *demoRecords,
+		Background:     true,
+		IdleLock:       idle,
+		LockAfterFixed: lockGiven,
+		Logger:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	// SIGINT/SIGTERM quit like closing the window, so Close still runs
 	// (and removes the demo store).
