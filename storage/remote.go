@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/dgraph-io/badger/v4"
+
 	"github.com/ccmcollect/ccmcollect/record"
 )
 
@@ -16,9 +18,10 @@ type ApplyStats struct {
 	Conflicts int // applied revisions after which their record is conflicted
 }
 
-// ApplyRemote stores revisions pulled from the hub and saves cursor, all in
-// one synced transaction, so an interruption leaves either everything or
-// nothing and the next pull resumes. It is idempotent: a revision already
+// ApplyRemote stores revisions pulled from the hub and saves cursor in the
+// same synced transaction as the last of them (a page too big for one
+// transaction is split), so an interruption leaves the old cursor and the
+// next pull resumes there. It is idempotent: a revision already
 // held counts as a duplicate (and acknowledges an equal pending outbox
 // entry). Leaves, winner and conflict follow the record rules, so the store
 // reaches the same state as the hub. A revision that fails verification, or
@@ -37,18 +40,45 @@ func (s *Store) ApplyRemote(ctx context.Context, revs []*record.Revision, cursor
 			return st, fmt.Errorf("applying remote revision %s of %s: %w", r.Rev, r.RecordID, err)
 		}
 	}
-	err := s.update(func(w *writer) error {
-		for _, r := range revs {
-			if err := w.applyOne(r, &st); err != nil {
-				return err
-			}
-		}
-		return w.txn.Set(internalKey(xCursor), []byte(cursor))
-	})
-	if err != nil {
+	if err := s.applyRemote(revs, &cursor, &st); err != nil {
 		return ApplyStats{}, fmt.Errorf("applying remote revisions: %w", err)
 	}
 	return st, nil
+}
+
+// applyRemote applies revs in one transaction and, when cursor is not nil,
+// saves it there too. A page too big for one Badger transaction is applied
+// in halves, in order, the cursor only with the last: an interruption
+// between them leaves the old cursor, and the page, pulled again, is
+// applied again without doubling anything.
+func (s *Store) applyRemote(revs []*record.Revision, cursor *string, st *ApplyStats) error {
+	var part ApplyStats
+	err := s.update(func(w *writer) error {
+		part = ApplyStats{}
+		for _, r := range revs {
+			if err := w.applyOne(r, &part); err != nil {
+				return err
+			}
+		}
+		if cursor == nil {
+			return nil
+		}
+		return w.txn.Set(internalKey(xCursor), []byte(*cursor))
+	})
+	if errors.Is(err, badger.ErrTxnTooBig) && len(revs) > 1 {
+		h := len(revs) / 2
+		if err := s.applyRemote(revs[:h], nil, st); err != nil {
+			return err
+		}
+		return s.applyRemote(revs[h:], cursor, st)
+	}
+	if err != nil {
+		return err
+	}
+	st.Applied += part.Applied
+	st.Duplicate += part.Duplicate
+	st.Conflicts += part.Conflicts
+	return nil
 }
 
 func (w *writer) applyOne(r *record.Revision, st *ApplyStats) error {
