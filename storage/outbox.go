@@ -28,17 +28,25 @@ type OutboxEntry struct {
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 // scanOutbox calls fn for every outbox item in creation order until fn
-// returns false.
-func scanOutbox(txn *badger.Txn, fn func(seq uint64, it outboxItem) (bool, error)) error {
+// returns false. It starts at the outbox floor (see Store.outboxFloor) and
+// raises it to the first entry it finds, so that later scans do not step
+// over the deletion markers that acknowledged entries leave until Badger
+// compacts them away.
+func (s *Store) scanOutbox(txn *badger.Txn, fn func(seq uint64, it outboxItem) (bool, error)) error {
 	p := []byte{pOutbox}
 	// Outbox values are small and stored inline in the LSM tree, so
 	// prefetching would only copy them.
 	itr := txn.NewIterator(badger.IteratorOptions{Prefix: p})
 	defer itr.Close()
-	for itr.Seek(p); itr.ValidForPrefix(p); itr.Next() {
+	first := true
+	for itr.Seek(outboxKey(s.outboxFloor.Load())); itr.ValidForPrefix(p); itr.Next() {
 		seq, ok := parseOutboxKey(itr.Item().Key())
 		if !ok {
 			continue
+		}
+		if first {
+			first = false
+			s.raiseOutboxFloor(seq)
 		}
 		var item outboxItem
 		if err := itr.Item().Value(func(v []byte) error { return json.Unmarshal(v, &item) }); err != nil {
@@ -50,6 +58,19 @@ func scanOutbox(txn *badger.Txn, fn func(seq uint64, it outboxItem) (bool, error
 		}
 	}
 	return nil
+}
+
+// raiseOutboxFloor records that no outbox entry below seq exists in some
+// snapshot. That stays true: entries are only added with a sequence number
+// above every one handed out before (writers are serialised), and never
+// re-created once deleted.
+func (s *Store) raiseOutboxFloor(seq uint64) {
+	for {
+		cur := s.outboxFloor.Load()
+		if seq <= cur || s.outboxFloor.CompareAndSwap(cur, seq) {
+			return
+		}
+	}
 }
 
 // PendingOutbox returns up to limit entries waiting to be sent, oldest first,
@@ -69,7 +90,7 @@ func (s *Store) PendingOutbox(ctx context.Context, limit, maxBytes int) ([]Outbo
 	}
 	var out []OutboxEntry
 	err := s.db.View(func(txn *badger.Txn) error {
-		refs, err := pendingRefs(txn, limit)
+		refs, err := s.pendingRefs(txn, limit)
 		if err != nil || len(refs) == 0 {
 			return err
 		}
@@ -115,13 +136,13 @@ type pendingRef struct {
 
 // pendingRefs returns up to limit pending entries in sequence order, with
 // the keys of their revisions.
-func pendingRefs(txn *badger.Txn, limit int) ([]pendingRef, error) {
+func (s *Store) pendingRefs(txn *badger.Txn, limit int) ([]pendingRef, error) {
 	var (
 		refs []pendingRef
 		ends []int
 		buf  []byte // every key, back to back
 	)
-	err := scanOutbox(txn, func(seq uint64, it outboxItem) (bool, error) {
+	err := s.scanOutbox(txn, func(seq uint64, it outboxItem) (bool, error) {
 		if it.Rejection != "" || it.Superseded {
 			return true, nil
 		}
@@ -189,7 +210,7 @@ func (s *Store) OutboxLen(ctx context.Context) (int, error) {
 	}
 	n := 0
 	err := s.db.View(func(txn *badger.Txn) error {
-		return scanOutbox(txn, func(_ uint64, it outboxItem) (bool, error) {
+		return s.scanOutbox(txn, func(_ uint64, it outboxItem) (bool, error) {
 			if it.Rejection == "" && !it.Superseded {
 				n++
 			}
@@ -207,7 +228,7 @@ func (s *Store) Rejected(ctx context.Context) ([]OutboxEntry, error) {
 	}
 	var out []OutboxEntry
 	err := s.db.View(func(txn *badger.Txn) error {
-		return scanOutbox(txn, func(seq uint64, it outboxItem) (bool, error) {
+		return s.scanOutbox(txn, func(seq uint64, it outboxItem) (bool, error) {
 			if it.Rejection == "" || it.Superseded {
 				return true, nil
 			}

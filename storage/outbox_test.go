@@ -327,3 +327,83 @@ func TestPendingOutboxOrderAndBudget(t *testing.T) {
 		t.Fatalf("missing revision: %v", err)
 	}
 }
+
+// TestOutboxFloor checks that scans starting at the outbox floor see every
+// entry a scan from the start sees, as entries are acked, rejected and added.
+func TestOutboxFloor(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	all := func() []uint64 { // every outbox key, scanned from the start
+		t.Helper()
+		var seqs []uint64
+		err := s.db.View(func(txn *badger.Txn) error {
+			p := []byte{pOutbox}
+			itr := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+			defer itr.Close()
+			for itr.Seek(p); itr.ValidForPrefix(p); itr.Next() {
+				seq, _ := parseOutboxKey(itr.Item().Key())
+				seqs = append(seqs, seq)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seqs
+	}
+	check := func(step string) {
+		t.Helper()
+		keys := all()
+		if len(keys) > 0 && s.outboxFloor.Load() > keys[0] {
+			t.Fatalf("%s: floor %d above the oldest entry %d", step, s.outboxFloor.Load(), keys[0])
+		}
+		p, err := s.PendingOutbox(ctx, 100, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rej, err := s.Rejected(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := s.OutboxLen(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p)+len(rej) != len(keys) || n != len(p) {
+			t.Fatalf("%s: %d pending + %d rejected (len %d), %d keys", step, len(p), len(rej), n, len(keys))
+		}
+	}
+	create := func(n int) {
+		t.Helper()
+		for range n {
+			if _, err := s.Create(ctx, "casualty", casualty("Houaphanh", "v")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	create(5)
+	check("created")
+	seqs := all()
+	if err := s.AckOutbox(ctx, seqs[:3]); err != nil {
+		t.Fatal(err)
+	}
+	check("acked 3")
+	if s.outboxFloor.Load() != seqs[3] {
+		t.Fatalf("floor %d, want %d", s.outboxFloor.Load(), seqs[3])
+	}
+	if err := s.RejectOutbox(ctx, seqs[3], "bad"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AckOutbox(ctx, seqs[4:]); err != nil {
+		t.Fatal(err)
+	}
+	check("rejected 1, acked the rest")
+	create(2)
+	check("created 2 more")
+	if err := s.AckOutbox(ctx, all()); err != nil {
+		t.Fatal(err)
+	}
+	check("acked all")
+	create(1)
+	check("created after an empty outbox")
+}

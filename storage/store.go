@@ -26,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ccmcollect/ccmcollect/forms"
@@ -118,6 +119,9 @@ type Store struct {
 	// lastUpdated is the newest record update time (unix ns) handed out;
 	// guarded by wmu.
 	lastUpdated int64
+	// outboxFloor is a sequence number below which no outbox entry
+	// exists; scans of the outbox start there (see raiseOutboxFloor).
+	outboxFloor atomic.Uint64
 	gc          *gcLoop
 	closed      sync.Once
 }
