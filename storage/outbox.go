@@ -438,14 +438,17 @@ func (w *writer) writeAcked(id string, old, m *recordMeta, patch bool, stored []
 		return w.setJSON(metaKey(id), m)
 	}
 	if patch && stored != nil {
-		var sm summary
-		if err := json.Unmarshal(stored, &sm); err != nil {
-			return fmt.Errorf("decoding %c entry: %w", pIndex, err)
-		}
-		sm.Status = m.ListedAs
-		b, err := json.Marshal(sm)
-		if err != nil {
-			return err
+		b, ok := patchStatus(stored, m.ListedAs)
+		if !ok {
+			var sm summary
+			if err := json.Unmarshal(stored, &sm); err != nil {
+				return fmt.Errorf("decoding %c entry: %w", pIndex, err)
+			}
+			sm.Status = m.ListedAs
+			var err error
+			if b, err = json.Marshal(sm); err != nil {
+				return err
+			}
 		}
 		at := time.Unix(0, old.Updated)
 		if err := w.txn.Set(indexKey(m.FormID, at, id), b); err != nil {
@@ -467,6 +470,29 @@ func (w *writer) writeAcked(id string, old, m *recordMeta, patch bool, stored []
 		}
 		return json.Marshal(makeSummary(id, m, w.s.formFor(m.FormID, m.FormVersion), data))
 	})
+}
+
+// statusField starts the status member of an encoded summary. Inside a JSON
+// string every quote is escaped, so these bytes can only be the member.
+var statusField = []byte(`,"status":"`)
+
+// patchStatus returns the encoded summary b with its status replaced by st,
+// byte for byte what encoding the summary with that status gives, or false
+// when b does not have the expected shape.
+func patchStatus(b []byte, st Status) ([]byte, bool) {
+	i := bytes.Index(b, statusField)
+	if i < 0 {
+		return nil, false
+	}
+	start := i + len(statusField)
+	n := bytes.IndexByte(b[start:], '"')
+	if n < 0 || bytes.IndexByte(b[start:start+n], '\\') >= 0 {
+		return nil, false
+	}
+	out := make([]byte, 0, len(b)-n+len(st))
+	out = append(out, b[:start]...)
+	out = append(out, st...)
+	return append(out, b[start+n:]...), true
 }
 
 // ackRecord removes the acknowledged outbox entry seq of record id, the way

@@ -407,3 +407,32 @@ func TestOutboxFloor(t *testing.T) {
 	create(1)
 	check("created after an empty outbox")
 }
+
+func TestPatchStatus(t *testing.T) {
+	for _, sm := range []summary{
+		{ID: "0190-a", FormID: "casualty", Status: StatusPending, Title: "Casualty", Adm1: "Salavan", Text: "salavan\x1fban na"},
+		{ID: "0190-b", FormID: "casualty", Status: StatusRejected, Title: `say ,"status":"synced" <&>`, Text: `\",\"status\":\"x`},
+		{ID: "0190-c", FormID: "f", Status: StatusConflict},
+	} {
+		t.Run(sm.ID, func(t *testing.T) {
+			b, err := json.Marshal(sm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, st := range []Status{StatusSynced, StatusPending, StatusRejected, StatusConflict} {
+				got, ok := patchStatus(b, st)
+				c := sm
+				c.Status = st
+				want, _ := json.Marshal(c)
+				if !ok || !bytes.Equal(got, want) {
+					t.Errorf("%s: got %s (%v), want %s", st, got, ok, want)
+				}
+			}
+		})
+	}
+	for _, bad := range []string{`{}`, `{"id":"x"}`, `{"id":"x","status":"pen`, `{"id":"x","status":"p\"x"}`} {
+		if got, ok := patchStatus([]byte(bad), StatusSynced); ok {
+			t.Errorf("%s patched to %s", bad, got)
+		}
+	}
+}
