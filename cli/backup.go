@@ -82,7 +82,7 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("restore: %w", err)
 	}
 	defer f.Close()
-	pass, err := readPassphrase(env)
+	pass, err := readPassphrase(env, false)
 	if err != nil {
 		return err
 	}

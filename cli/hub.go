@@ -51,7 +51,7 @@ func runHubConnect(ctx context.Context, env *Env, args []string) error {
 	if _, err := ccmsync.CheckURL(*hubURL, *insecure); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, env)
+	st, err := openOrCreateStore(ctx, env)
 	if err != nil {
 		return err
 	}

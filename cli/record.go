@@ -24,7 +24,7 @@ func init() {
 	register(Command{
 		Name: "record add", Usage: "--form ID --file F.json [--draft] [--json]",
 		Summary: "Saves the data object in F.json as a new record (validated, queued for the hub) or, with --draft, " +
-			"as a local draft; prints the new record id on the last line.",
+			"as a local draft; prints the new record id on the last line. Creates the local store in --data if there is none.",
 		Run: runRecordAdd,
 	})
 	register(Command{
@@ -150,7 +150,7 @@ func runRecordAdd(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, env)
+	st, err := openOrCreateStore(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -340,7 +340,7 @@ func runRecordImport(ctx context.Context, env *Env, args []string) error {
 	case *formID == "" || *file == "":
 		return usageError("--form and --file are required")
 	}
-	st, err := openStore(ctx, env)
+	st, err := openOrCreateStore(ctx, env)
 	if err != nil {
 		return err
 	}

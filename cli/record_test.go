@@ -188,19 +188,22 @@ func TestBackupRestoreCommands(t *testing.T) {
 
 func TestPassphrasePrompt(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
+	add := []string{"record", "add", "--form", "casualty", "--file", writeTestFile(t, "a.json", goodCasualty)}
+	list := []string{"record", "list"}
 	for _, tt := range []struct {
 		name, stdin string
+		args        []string
 		code        int
 	}{
-		{"creates with typed passphrase", "typed secret\n", 0},
-		{"reopens with it", "typed secret\n", 0},
-		{"wrong one", "other\n", 1},
-		{"empty", "\n", 1},
+		{"creates with typed passphrase", "typed secret\n", add, 0},
+		{"reopens with it", "typed secret\n", list, 0},
+		{"wrong one", "other\n", list, 1},
+		{"empty", "\n", list, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			env, _, errb := testEnv()
 			env.Stdin = strings.NewReader(tt.stdin)
-			if code := Run(context.Background(), env, []string{"--data", dir, "record", "list"}); code != tt.code {
+			if code := Run(context.Background(), env, append([]string{"--data", dir}, tt.args...)); code != tt.code {
 				t.Fatalf("exit %d, want %d: %s", code, tt.code, errb)
 			}
 			if !strings.Contains(errb.String(), "Passphrase") || strings.Contains(errb.String(), strings.TrimSpace(tt.stdin)+"\n") && tt.stdin != "\n" {
