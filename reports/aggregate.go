@@ -175,6 +175,9 @@ type aggregator struct {
 	subsByYear map[int]float64
 	itemsDestr float64
 	orphanRel  float64 // m2 released on areas not on file
+	// rateByYear is m2 released per year up to the period's end, whatever
+	// its start: the release rate has a fixed window (see Build).
+	rateByYear map[int]float64
 	// stockpile
 	stockByType map[string]*[3]float64 // events, munitions, submunitions
 	stockByYear map[int]*[3]float64
@@ -189,8 +192,10 @@ type aggregator struct {
 type areaInfo struct {
 	adm1     string
 	m2       float64
-	released float64
-	inScope  bool
+	released float64 // m2 released on it up to the period's end
+	// inStock: surveyed by the period's end (whatever its start) and in the
+	// province filter, so it counts towards the remaining area.
+	inStock bool
 }
 
 type needTotals struct {
@@ -230,6 +235,7 @@ func (a *aggregator) init() {
 	a.provStatus = map[string]*[2][2]float64{}
 	a.relByYear = map[int]*[4]float64{}
 	a.relByProv = map[string]*[4]float64{}
+	a.rateByYear = map[int]float64{}
 	a.subsByYear = map[int]float64{}
 	a.stockByType = map[string]*[3]float64{}
 	a.stockByYear = map[int]*[3]float64{}
@@ -268,6 +274,17 @@ func (a *aggregator) inPeriod(date string) bool {
 		return false
 	}
 	return (a.from == "" || date >= a.from) && (a.to == "" || date <= a.to)
+}
+
+// byEnd reports whether date (YYYY-MM-DD) is on or before the period's end,
+// whatever its start: the stock of hazardous area and the release rate are
+// taken as of the end of the period. Without an end every record counts; with
+// one, a record without a date does not.
+func (a *aggregator) byEnd(date string) bool {
+	if a.to == "" {
+		return true
+	}
+	return len(date) >= 10 && date <= a.to
 }
 
 func (a *aggregator) inAdm1(v string) bool { return a.adm1 == "" || normAdm1(v) == a.adm1 }
@@ -376,9 +393,10 @@ func (a *aggregator) casualty(d map[string]any) {
 func (a *aggregator) hazard(d map[string]any) {
 	code := str(d, "area_code")
 	adm1 := str(d, "adm1")
-	in := a.inPeriod(str(d, "survey_date")) && a.inAdm1(adm1)
+	date := str(d, "survey_date")
+	in := a.inPeriod(date) && a.inAdm1(adm1)
 	m2 := num(d, "area_m2")
-	a.areas[code] = &areaInfo{adm1: adm1, m2: m2, inScope: in}
+	a.areas[code] = &areaInfo{adm1: adm1, m2: m2, inStock: a.byEnd(date) && a.inAdm1(adm1)}
 	if !in {
 		return
 	}
@@ -402,10 +420,20 @@ func (a *aggregator) release(d map[string]any) {
 	if ar != nil {
 		adm1 = ar.adm1
 	}
-	if !a.inPeriod(date) || !a.inAdm1(adm1) {
+	if !a.inAdm1(adm1) || !a.byEnd(date) {
 		return
 	}
 	m2 := num(d, "released_m2")
+	// The stock and the rate look at every release up to the period's end.
+	if ar != nil && ar.inStock {
+		ar.released += m2
+	}
+	if len(date) >= 10 {
+		a.rateByYear[year(date)] += m2
+	}
+	if !a.inPeriod(date) {
+		return
+	}
 	m := index(methods, str(d, "method"))
 	y := year(date)
 	r := a.relByYear[y]
@@ -422,9 +450,7 @@ func (a *aggregator) release(d map[string]any) {
 	p[m] += m2
 	a.subsByYear[y] += num(d, "submunitions_destroyed")
 	a.itemsDestr += num(d, "other_items_destroyed")
-	if ar != nil && ar.inScope {
-		ar.released += m2
-	} else {
+	if ar == nil || !ar.inStock {
 		a.orphanRel += m2
 	}
 }

@@ -121,58 +121,63 @@ func independent(src *memSource, from, to, adm1 string, endYear int) (expected, 
 			e.add(reports.TableSurvivors, g, "With an unmet need", 1)
 		}
 	}
-	type ar struct {
-		adm1   string
-		m2     float64
-		in     bool
-		relSum float64
-	}
-	areas := map[string]*ar{}
+	// The period's own tables: areas surveyed and releases made in it.
+	areaProv := map[string]string{}
 	for _, rev := range src.byForm["hazard_area"] {
 		d := rev.Data
-		a := &ar{adm1: d["adm1"].(string), m2: d["area_m2"].(float64), in: inP(d["survey_date"].(string)) && inA(d["adm1"])}
-		areas[d["area_code"].(string)] = a
-		if !a.in {
+		prov := d["adm1"].(string)
+		areaProv[d["area_code"].(string)] = prov
+		if !inP(d["survey_date"].(string)) || !inA(prov) {
 			continue
 		}
 		st := strings.ToUpper(d["status"].(string))
-		e.add(reports.TableAreasByProvince, a.adm1, st+" areas", 1)
-		e.add(reports.TableAreasByProvince, a.adm1, st+" km²", a.m2)
+		e.add(reports.TableAreasByProvince, prov, st+" areas", 1)
+		e.add(reports.TableAreasByProvince, prov, st+" km²", d["area_m2"].(float64))
 	}
-	relByYear := map[int]float64{}
 	for _, rev := range src.byForm["land_release"] {
 		d := rev.Data
-		a := areas[d["area_code"].(string)]
 		date := d["release_date"].(string)
-		if !inP(date) || !inA(a.adm1) {
+		if !inP(date) || !inA(areaProv[d["area_code"].(string)]) {
 			continue
 		}
 		m2 := d["released_m2"].(float64)
 		method := d["method"].(string)
 		e.add(reports.TableReleaseByYear, date[:4], strings.ToUpper(method[:1])+method[1:], m2)
-		y, _ := strconv.Atoi(date[:4])
-		relByYear[y] += m2
 		key["released"] += m2
-		if s, ok := d["submunitions_destroyed"].(float64); ok {
-			e.add(reports.TableItemsByYear, date[:4], "Submunitions", s)
-		} else {
-			e.add(reports.TableItemsByYear, date[:4], "Submunitions", 0)
-		}
-		if a.in {
-			a.relSum += m2
-		}
+		s, _ := d["submunitions_destroyed"].(float64)
+		e.add(reports.TableItemsByYear, date[:4], "Submunitions", s)
 	}
-	for _, a := range areas {
-		if !a.in {
+	// The stock and the rate, as of the end of the period whatever its
+	// start: each area surveyed by then, less what was released on it by
+	// then; the rate over the three full years before endYear.
+	byEnd := func(d string) bool { return to == "" || d <= to }
+	for _, h := range src.byForm["hazard_area"] {
+		hd := h.Data
+		if !byEnd(hd["survey_date"].(string)) || !inA(hd["adm1"]) {
 			continue
 		}
-		left := math.Max(0, a.m2-a.relSum)
-		e.add(reports.TableRemainingByProvince, a.adm1, "Surveyed km²", a.m2)
-		e.add(reports.TableRemainingByProvince, a.adm1, "Released km²", a.m2-left)
-		e.add(reports.TableRemainingByProvince, a.adm1, "Remaining km²", left)
+		size := hd["area_m2"].(float64)
+		var relOn float64
+		for _, r := range src.byForm["land_release"] {
+			rd := r.Data
+			if rd["area_code"] == hd["area_code"] && byEnd(rd["release_date"].(string)) {
+				relOn += rd["released_m2"].(float64)
+			}
+		}
+		left := math.Max(0, size-relOn)
+		e.add(reports.TableRemainingByProvince, hd["adm1"].(string), "Surveyed km²", size)
+		e.add(reports.TableRemainingByProvince, hd["adm1"].(string), "Released km²", size-left)
+		e.add(reports.TableRemainingByProvince, hd["adm1"].(string), "Remaining km²", left)
 		key["remaining"] += left
 	}
-	key["rate"] = (relByYear[endYear-1] + relByYear[endYear-2] + relByYear[endYear-3]) / 3
+	first, last := fmt.Sprintf("%04d-01-01", endYear-3), fmt.Sprintf("%04d-12-31", endYear-1)
+	for _, r := range src.byForm["land_release"] {
+		rd := r.Data
+		date := rd["release_date"].(string)
+		if date >= first && date <= last && byEnd(date) && inA(areaProv[rd["area_code"].(string)]) {
+			key["rate"] += rd["released_m2"].(float64) / 3
+		}
+	}
 	for _, rev := range src.byForm["stockpile_destruction"] {
 		d := rev.Data
 		date := d["event_date"].(string)
@@ -484,5 +489,45 @@ func TestPriorityList(t *testing.T) {
 		if !near(r.Cells[5].N, gaps[i]) {
 			t.Errorf("row %d: gap %v, want %v", i+1, r.Cells[5].N, gaps[i])
 		}
+	}
+}
+
+// TestContaminationStockIgnoresFrom: the remaining area is a stock as of the
+// period's end and the rate has a fixed window before it, so a start date
+// changes neither; the period's own release table still follows it.
+func TestContaminationStockIgnoresFrom(t *testing.T) {
+	src := &memSource{}
+	src.add(t, "hazard_area", map[string]any{"area_code": "XK-001", "survey_date": "2020-04-01", "adm1": "Xiengkhouang", "status": "cha", "area_m2": 1e6})
+	src.add(t, "land_release", map[string]any{"area_code": "XK-001", "release_date": "2023-06-01", "adm1": "Xiengkhouang", "method": "cleared", "released_m2": 3e5})
+	to := time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name                string
+		f                   reports.Filter
+		remaining, inPeriod float64
+		yearsLeft           string
+	}{
+		{name: "to only", f: reports.Filter{To: to}, remaining: 7e5, inPeriod: 3e5, yearsLeft: "7.0"},
+		{name: "from and to", f: reports.Filter{From: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), To: to}, remaining: 7e5, inPeriod: 0, yearsLeft: "7.0"},
+		{name: "from, to and province", f: reports.Filter{From: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), To: to, Adm1: "xiengkhouang"}, remaining: 7e5, inPeriod: 0, yearsLeft: "7.0"},
+		{name: "other province", f: reports.Filter{From: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), To: to, Adm1: "Attapeu"}, remaining: 0, inPeriod: 0, yearsLeft: "—"},
+		{name: "end before the release", f: reports.Filter{From: time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2022, 12, 31, 0, 0, 0, 0, time.UTC)}, remaining: 1e6, inPeriod: 0, yearsLeft: "—"},
+		{name: "end before the survey", f: reports.Filter{To: time.Date(2019, 12, 31, 0, 0, 0, 0, time.UTC)}, remaining: 0, inPeriod: 0, yearsLeft: "—"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, err := reports.Build(context.Background(), src, forms.Builtin(), tc.f, reports.Meta{GeneratedAt: testNow})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := figure(t, rep, "Hazardous area remaining (km²)").N; !near(got, tc.remaining) {
+				t.Errorf("remaining = %v, want %v", got, tc.remaining)
+			}
+			if got := figure(t, rep, "Land released in the period (km²)").N; !near(got, tc.inPeriod) {
+				t.Errorf("released in the period = %v, want %v", got, tc.inPeriod)
+			}
+			if got := figure(t, rep, "Years left at the recent release rate").Text; got != tc.yearsLeft {
+				t.Errorf("years left = %q, want %q", got, tc.yearsLeft)
+			}
+		})
 	}
 }

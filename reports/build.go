@@ -99,7 +99,7 @@ func (a *aggregator) report(meta Meta, endYear int) *Report {
 	rem := map[string]*provRem{}
 	var remaining, surveyed float64
 	for _, ar := range a.areas {
-		if !ar.inScope {
+		if !ar.inStock {
 			continue
 		}
 		pr := rem[ar.adm1]
@@ -134,7 +134,7 @@ func (a *aggregator) report(meta Meta, endYear int) *Report {
 	remProvs := sortedKeys(rem)
 	remT := s.build(tableSpec{title: TableRemainingByProvince, rowHead: "Province",
 		cols: []string{"Surveyed km²", "Released km²", "Remaining km²"}, formats: repeat(FormatKm2, 3), rows: remProvs, totalRow: true,
-		note: "Per area: its surveyed size minus what was released on it (never below zero). Releases on areas outside the period or not on file are not counted here.",
+		note: "Per area: its surveyed size minus what was released on it (never below zero). As of the end of the period: every area surveyed and every release made by then, whatever the period's start. Releases on areas not on file are not counted here.",
 		get: func(i, c int) float64 {
 			pr := rem[remProvs[i]]
 			return []float64{pr.surveyed, pr.released, pr.remaining}[c]
@@ -148,9 +148,7 @@ func (a *aggregator) report(meta Meta, endYear int) *Report {
 		rows: sl, totalRow: true, get: func(i, c int) float64 { return a.subsByYear[subYears[i]] }})
 	var lastThree float64
 	for y := endYear - 3; y < endYear; y++ {
-		if v := a.relByYear[y]; v != nil {
-			lastThree += v[0] + v[1] + v[2] + v[3]
-		}
+		lastThree += a.rateByYear[y]
 	}
 	rate := lastThree / 3
 	yearsLeft := Value{Text: "—"}
