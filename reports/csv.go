@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ccmcollect/ccmcollect/forms"
@@ -38,6 +40,8 @@ var csvMetaHXL = []string{"#meta+id", "#meta+rev", "#date+saved"}
 // and "record import" agree), sadd cells flattened to field_female_0-17
 // columns, after record_id, rev and saved_at. Records saved with an older
 // form version fill the columns their version shares with the latest one.
+// Text cells that start with =, +, -, @, a tab or a carriage return get a
+// leading "'" against formula injection; numeric columns never do.
 // It returns the number of records written.
 func WriteCSV(ctx context.Context, w io.Writer, src Source, reg *forms.Registry, formID string, opt CSVOptions) (int, error) {
 	latest, err := reg.Latest(formID)
@@ -51,6 +55,13 @@ func WriteCSV(ctx context.Context, w io.Writer, src Source, reg *forms.Registry,
 	for i := range cols {
 		if opt.IncludePersonal || !slices.Contains(sensitive, colFields[i]) {
 			keep = append(keep, i)
+		}
+	}
+	// guard[j] says how column keep[j] is protected from formula injection.
+	guard := make([]cellGuard, len(keep))
+	for j, i := range keep {
+		if fd, ok := latest.Field(colFields[i]); ok {
+			guard[j] = guardFor(fd.Type)
 		}
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
@@ -125,6 +136,7 @@ func WriteCSV(ctx context.Context, w io.Writer, src Source, reg *forms.Registry,
 			default:
 				out[3+j] = ""
 			}
+			out[3+j] = guard[j].apply(out[3+j])
 		}
 		if err := cw.Write(out); err != nil {
 			return err
@@ -146,4 +158,41 @@ func WriteCSV(ctx context.Context, w io.Writer, src Source, reg *forms.Registry,
 		return n, fmt.Errorf("reports: export %q: %w", formID, err)
 	}
 	return n, nil
+}
+
+// cellGuard is how a column is protected from spreadsheet formula injection.
+type cellGuard uint8
+
+const (
+	guardNone    cellGuard = iota // a numeric column: written as is
+	guardText                     // free text or codes: always guarded
+	guardNumeric                  // a calculated value: guarded unless it is a number
+)
+
+// guardFor returns the guard for a column of a field of type t. Integer,
+// decimal, boolean, geopoint and sadd columns hold numbers (a geopoint's
+// latitude or longitude may be negative) and are never changed.
+func guardFor(t string) cellGuard {
+	switch t {
+	case forms.TypeInteger, forms.TypeDecimal, forms.TypeBoolean, forms.TypeGeopoint, forms.TypeSADD:
+		return guardNone
+	case forms.TypeCalculated:
+		return guardNumeric
+	}
+	return guardText
+}
+
+// apply returns v, with a leading "'" if v is a text cell that starts with
+// =, +, -, @, a tab or a carriage return, so that a spreadsheet shows it as
+// text instead of running it as a formula.
+func (g cellGuard) apply(v string) string {
+	if g == guardNone || v == "" || !strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return v
+	}
+	if g == guardNumeric {
+		if _, err := strconv.ParseFloat(v, 64); err == nil {
+			return v
+		}
+	}
+	return "'" + v
 }

