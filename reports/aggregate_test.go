@@ -2,6 +2,7 @@ package reports_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -529,5 +530,74 @@ func TestContaminationStockIgnoresFrom(t *testing.T) {
 				t.Errorf("years left = %q, want %q", got, tc.yearsLeft)
 			}
 		})
+	}
+}
+
+// TestReportJSONAreasInKm2: in the JSON export, areas are in km², as their
+// labels say; other figures are unchanged.
+func TestReportJSONAreasInKm2(t *testing.T) {
+	src := &memSource{}
+	src.add(t, "hazard_area", map[string]any{"area_code": "XK-001", "survey_date": "2020-04-01", "adm1": "Xiengkhouang", "status": "cha", "area_m2": 1e6})
+	src.add(t, "land_release", map[string]any{"area_code": "XK-001", "release_date": "2023-06-01", "adm1": "Xiengkhouang", "method": "cleared", "released_m2": 3e5})
+	src.add(t, "casualty", map[string]any{"incident_date": "2023-05-01", "adm1": "Attapeu", "outcome": "killed", "sex": "male", "age": 30.0, "cm_context": "remnant"})
+	rep, err := reports.Build(context.Background(), src, forms.Builtin(), reports.Filter{}, reports.Meta{GeneratedAt: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		KeyFigures []struct {
+			Label string `json:"label"`
+			Value any    `json:"value"`
+		} `json:"key_figures"`
+		Sections []struct {
+			Tables []struct {
+				Title   string   `json:"title"`
+				Columns []string `json:"columns"`
+				Rows    []struct {
+					Label string `json:"label"`
+					Cells []any  `json:"cells"`
+				} `json:"rows"`
+				Total *struct {
+					Cells []any `json:"cells"`
+					Total any   `json:"total"`
+				} `json:"total"`
+			} `json:"tables"`
+		} `json:"sections"`
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	figs := map[string]any{}
+	for _, f := range got.KeyFigures {
+		figs[f.Label] = f.Value
+	}
+	for label, want := range map[string]float64{"Hazardous area remaining (km²)": 0.7, "Land released in the period (km²)": 0.3, "Casualties recorded": 1} {
+		if v, ok := figs[label].(float64); !ok || !near(v*1e6, want*1e6) {
+			t.Errorf("JSON %q = %v, want %v", label, figs[label], want)
+		}
+	}
+	checked := 0
+	for _, s := range got.Sections {
+		for _, tb := range s.Tables {
+			switch tb.Title {
+			case reports.TableRemainingByProvince:
+				if len(tb.Rows) != 1 || fmt.Sprint(tb.Rows[0].Cells) != "[1 0.3 0.7]" {
+					t.Errorf("JSON %s rows = %+v, want Xiengkhouang [1 0.3 0.7]", tb.Title, tb.Rows)
+				}
+				checked++
+			case reports.TableReleaseByYear:
+				if tb.Total == nil || fmt.Sprint(tb.Total.Total) != "0.3" {
+					t.Errorf("JSON %s total = %+v, want 0.3", tb.Title, tb.Total)
+				}
+				checked++
+			}
+		}
+	}
+	if checked != 2 {
+		t.Errorf("found %d of the 2 area tables in the JSON", checked)
 	}
 }

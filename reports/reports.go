@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -140,7 +141,7 @@ func group(x float64, decimals int) string {
 const (
 	FormatPeople = "people" // a count of people: subject to suppression
 	FormatCount  = "count"  // a count of records, items or sessions
-	FormatKm2    = "km2"    // an area held in m², shown in km²
+	FormatKm2    = "km2"    // an area held in m², shown in km² (PDF and JSON)
 	FormatMoney  = "money"  // an amount in the table's currency
 	FormatText   = "text"
 )
@@ -264,4 +265,56 @@ func periodString(f Filter) string {
 		return "from " + f.From.Format(time.DateOnly)
 	}
 	return fmt.Sprintf("%s to %s", f.From.Format(time.DateOnly), f.To.Format(time.DateOnly))
+}
+
+// inJSON returns v as the JSON export holds it for column format f: an area,
+// held in m², in km², so that it matches its km² label.
+func (v Value) inJSON(f string) Value {
+	if f == FormatKm2 && v.Text == "" {
+		v.N /= 1e6
+	}
+	return v
+}
+
+// MarshalJSON writes the figure with its value in the unit of its label
+// (areas in km²).
+func (f Figure) MarshalJSON() ([]byte, error) {
+	type plain Figure
+	p := plain(f)
+	p.Value = f.Value.inJSON(f.Format)
+	return json.Marshal(p)
+}
+
+// MarshalJSON writes the table with its cells in the unit of their column
+// labels (areas in km²); a row's total is in the first column's unit, as
+// printed.
+func (t Table) MarshalJSON() ([]byte, error) {
+	type plain Table
+	p := plain(t)
+	if slices.Contains(t.Formats, FormatKm2) {
+		conv := func(r Row) Row {
+			cells := make([]Value, len(r.Cells))
+			for i, c := range r.Cells {
+				if i < len(t.Formats) {
+					c = c.inJSON(t.Formats[i])
+				}
+				cells[i] = c
+			}
+			r.Cells = cells
+			if r.Total != nil && len(t.Formats) > 0 {
+				v := r.Total.inJSON(t.Formats[0])
+				r.Total = &v
+			}
+			return r
+		}
+		p.Rows = make([]Row, len(t.Rows))
+		for i, r := range t.Rows {
+			p.Rows[i] = conv(r)
+		}
+		if t.Total != nil {
+			tot := conv(*t.Total)
+			p.Total = &tot
+		}
+	}
+	return json.Marshal(p)
 }
