@@ -13,11 +13,28 @@ import (
 	"github.com/ccmcollect/ccmcollect/reports"
 )
 
+// needTool reports whether the external tool name is on the PATH. When it
+// is not, the test is skipped on a developer's machine but fails in CI
+// (CI set), which installs every tool the tests need; the caller must
+// return when it reports false.
+func needTool(tb testing.TB, name string) bool {
+	tb.Helper()
+	if _, err := exec.LookPath(name); err == nil {
+		return true
+	}
+	if os.Getenv("CI") != "" {
+		tb.Fatalf("%s not installed, and CI must run the tests that need it", name)
+	} else {
+		tb.Skipf("%s not installed; CI installs it", name)
+	}
+	return false
+}
+
 // pdfText returns the text of a PDF as pdftotext reads it.
 func pdfText(t *testing.T, pdf []byte, layout bool) string {
 	t.Helper()
-	if _, err := exec.LookPath("pdftotext"); err != nil {
-		t.Skip("pdftotext (poppler-utils) not installed; CI installs it")
+	if !needTool(t, "pdftotext") {
+		return ""
 	}
 	path := filepath.Join(t.TempDir(), "out.pdf")
 	if err := os.WriteFile(path, pdf, 0o600); err != nil {
@@ -160,5 +177,36 @@ func TestNeedsPDFEmptyStore(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("empty report lacks %q", want)
 		}
+	}
+}
+
+// toolTB records whether needTool would have skipped or failed a test; it
+// implements only what needTool calls.
+type toolTB struct {
+	testing.TB
+	fatal, skipped bool
+}
+
+func (r *toolTB) Helper()               {}
+func (r *toolTB) Fatalf(string, ...any) { r.fatal = true }
+func (r *toolTB) Skipf(string, ...any)  { r.skipped = true }
+
+// TestNeedToolFailsInCI: a missing tool skips a test locally and fails it
+// in CI, so that CI never passes by skipping the PDF checks.
+func TestNeedToolFailsInCI(t *testing.T) {
+	for _, tc := range []struct {
+		ci                  string
+		wantFatal, wantSkip bool
+	}{{ci: "", wantSkip: true}, {ci: "true", wantFatal: true}} {
+		t.Run("CI="+tc.ci, func(t *testing.T) {
+			t.Setenv("CI", tc.ci)
+			var r toolTB
+			if needTool(&r, "ccmcollect-no-such-tool") {
+				t.Fatal("a missing tool was found")
+			}
+			if r.fatal != tc.wantFatal || r.skipped != tc.wantSkip {
+				t.Errorf("fatal=%v skipped=%v, want fatal=%v skipped=%v", r.fatal, r.skipped, tc.wantFatal, tc.wantSkip)
+			}
+		})
 	}
 }
