@@ -57,6 +57,9 @@ func seedReportStore(t *testing.T, env *Env, n int) (named string, names []strin
 func pdfToText(t *testing.T, path string) string {
 	t.Helper()
 	if _, err := exec.LookPath("pdftotext"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("pdftotext (poppler-utils) not installed, and CI must run the tests that need it")
+		}
 		t.Skip("pdftotext (poppler-utils) not installed; CI installs it")
 	}
 	out, err := exec.Command("pdftotext", "-enc", "UTF-8", path, "-").Output()
