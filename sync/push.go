@@ -304,6 +304,11 @@ func (e *Engine) sendBatch(ctx context.Context, c *hubClient, b *batch) (outcome
 	if err != nil {
 		return o, err
 	}
+	// One result per revision sent, in order: checked here, before any
+	// result is applied, whatever the client layer already checked.
+	if len(resp.Results) != len(b.entries) {
+		return o, fmt.Errorf("%w: %d push results for %d revisions", ErrProtocol, len(resp.Results), len(b.entries))
+	}
 	o.acks = make([]uint64, 0, len(b.entries))
 	for i, r := range resp.Results {
 		en := b.entries[i]
