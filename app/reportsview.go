@@ -193,7 +193,10 @@ func (v *reportsView) generate() {
 		if err != nil {
 			return "", fmt.Errorf("creating the file: %w", err)
 		}
+		// Deferred calls run last first: the file is closed on every path,
+		// then removed unless it was renamed into place.
 		defer os.Remove(tmp.Name())
+		defer tmp.Close()
 		var summary string
 		switch kind {
 		case kindNeeds:
