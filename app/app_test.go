@@ -581,6 +581,9 @@ func TestRecordsPaging(t *testing.T) {
 
 func TestNeedsReportPDF(t *testing.T) {
 	if _, err := exec.LookPath("pdftotext"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("pdftotext (poppler-utils) not installed; CI must provide it")
+		}
 		t.Skip("pdftotext (poppler-utils) not installed")
 	}
 	u, _ := newTestUI(t, Options{})
