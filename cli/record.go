@@ -30,7 +30,8 @@ func init() {
 	register(Command{
 		Name: "record import", Usage: "--form ID --file F.jsonl|F.csv [--json]",
 		Summary: "Imports one record per JSON line or CSV row (header = the form's columns), all or nothing: " +
-			"on any invalid line nothing is saved and every failing line is listed.",
+			"on any invalid line nothing is saved and every failing line is listed. The record_id, rev and " +
+			"saved_at columns and the HXL hashtag row of an \"export\" file are ignored: each row becomes a new record.",
 		Run: runRecordImport,
 	})
 	register(Command{
@@ -225,6 +226,28 @@ func runRecordDelete(ctx context.Context, env *Env, args []string) error {
 	return printSaved(env, *asJSON, savedOutput{ID: rev.RecordID, Rev: rev.Rev, Status: "deleted"})
 }
 
+// exportOnlyColumns are the columns "ccmcollect export" writes before the
+// form's own: an import ignores them (unless the form has a field of that
+// name), so that an export imports again as new records.
+var exportOnlyColumns = map[string]bool{"record_id": true, "rev": true, "saved_at": true}
+
+// isHXLRow reports whether rec is an HXL hashtag row: every non-empty cell
+// starts with '#', and at least one is non-empty.
+func isHXLRow(rec []string) bool {
+	seen := false
+	for _, c := range rec {
+		c = strings.TrimSpace(c)
+		if c == "" {
+			continue
+		}
+		if !strings.HasPrefix(c, "#") {
+			return false
+		}
+		seen = true
+	}
+	return seen
+}
+
 // importLine is one data line of an import file and its line number.
 type importLine struct {
 	line int
@@ -274,12 +297,17 @@ func readImport(f *forms.Form, path string) ([]importLine, []storage.RowError, e
 		for _, c := range f.Columns() {
 			known[c] = true
 		}
-		for _, h := range header {
-			if !known[h] {
+		ignored := make([]bool, len(header))
+		for i, h := range header {
+			switch {
+			case known[h]:
+			case exportOnlyColumns[h]:
+				ignored[i] = true
+			default:
 				return nil, nil, fmt.Errorf("%s: column %q is not a column of form %s", path, h, f.ID)
 			}
 		}
-		for {
+		for first := true; ; first = false {
 			rec, err := r.Read()
 			if errors.Is(err, io.EOF) {
 				break
@@ -292,6 +320,9 @@ func readImport(f *forms.Form, path string) ([]importLine, []storage.RowError, e
 				}
 				return nil, nil, err
 			}
+			if first && isHXLRow(rec) {
+				continue // the hashtag row of an export --hxl
+			}
 			if len(rec) != len(header) {
 				bad = append(bad, storage.RowError{Line: line, Problems: []forms.Problem{{Rule: "csv",
 					Message: fmt.Sprintf("%d cells, the header has %d", len(rec), len(header))}}})
@@ -299,7 +330,9 @@ func readImport(f *forms.Form, path string) ([]importLine, []storage.RowError, e
 			}
 			cells := make(map[string]string, len(rec))
 			for i, v := range rec {
-				cells[header[i]] = v
+				if !ignored[i] {
+					cells[header[i]] = v
+				}
 			}
 			data, err := f.Unflatten(cells)
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -235,6 +236,40 @@ func TestRecordUsageErrors(t *testing.T) {
 			code, _, errs := s.run(tt.args...)
 			if code != tt.code || !strings.Contains(errs, tt.msg) {
 				t.Fatalf("exit %d (want %d): %s", code, tt.code, errs)
+			}
+		})
+	}
+}
+
+// TestRecordImportExportShapedCSV checks that a CSV laid out like the
+// output of "ccmcollect export" (record_id, rev and saved_at before the
+// form's columns, optionally an HXL hashtag row) imports as new records.
+func TestRecordImportExportShapedCSV(t *testing.T) {
+	f, err := forms.Builtin().Latest("hazard_area")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, hxl := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "hxl"}[hxl], func(t *testing.T) {
+			s := newRecStoreEnv(t)
+			var b strings.Builder
+			w := csv.NewWriter(&b)
+			w.Write(append([]string{"record_id", "rev", "saved_at"}, f.Columns()...))
+			if hxl {
+				w.Write(append([]string{"#meta+id", "#meta+rev", "#date+saved"}, f.HXLTags()...))
+			}
+			for i, code := range []string{"HA-7", "HA-8"} {
+				meta := []string{fmt.Sprintf("rec-%d", i), "1-0123456789abcdef0123456789abcdef", "2026-11-20T10:00:00Z"}
+				w.Write(append(meta, f.Flatten(map[string]any{"area_code": code, "adm1": "Champasak", "survey_date": "2024-02-01", "status": "sha", "area_m2": 800.0})...))
+			}
+			w.Flush()
+			code, out, errs := s.run("record", "import", "--form", "hazard_area", "--file", writeTestFile(t, "export.csv", b.String()))
+			if code != 0 || !strings.Contains(out, "imported 2") {
+				t.Fatalf("import of an export: exit %d\nstdout %s\nstderr %s", code, out, errs)
+			}
+			_, out, _ = s.run("record", "list", "--form", "hazard_area", "--json")
+			if !strings.Contains(out, "HA-7") || !strings.Contains(out, "HA-8") || strings.Contains(out, "rec-0") {
+				t.Fatalf("imported records: %s", out)
 			}
 		})
 	}
