@@ -103,7 +103,15 @@ func reportInvalid(env *Env, err error, asJSON bool) error {
 			Errors []forms.Problem `json:"errors"`
 		}{ve.Problems})
 	}
-	return &ExitError{Code: 1, Err: fmt.Errorf("%d problems in the %s data", len(ve.Problems), ve.FormID)}
+	return &ExitError{Code: 1, Err: fmt.Errorf("%s in the %s data", plural(len(ve.Problems), "problem", "problems"), ve.FormID)}
+}
+
+// plural returns n followed by one or many, as n calls for.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // savedOutput is the stable --json output of add, edit and delete.
@@ -428,12 +436,12 @@ func runRecordImport(ctx context.Context, env *Env, args []string) error {
 		if *asJSON {
 			json.NewEncoder(env.Stdout).Encode(out)
 		}
-		return &ExitError{Code: 1, Err: fmt.Errorf("%d invalid lines; nothing was imported", len(bad))}
+		return &ExitError{Code: 1, Err: fmt.Errorf("%s; nothing was imported", plural(len(bad), "invalid line", "invalid lines"))}
 	}
 	if *asJSON {
 		return json.NewEncoder(env.Stdout).Encode(importOutput{Imported: n})
 	}
-	fmt.Fprintf(env.Stdout, "imported %d records\n", n)
+	fmt.Fprintf(env.Stdout, "imported %s\n", plural(n, "record", "records"))
 	return nil
 }
 

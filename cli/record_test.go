@@ -274,3 +274,22 @@ func TestRecordImportExportShapedCSV(t *testing.T) {
 		})
 	}
 }
+
+// TestProblemCountsSingular checks that one failing field or line is
+// counted in the singular.
+func TestProblemCountsSingular(t *testing.T) {
+	s := newRecStoreEnv(t)
+	oneBad := strings.Replace(goodCasualty, `"sex":"male"`, `"sex":"robot"`, 1)
+	code, _, errs := s.run("record", "add", "--form", "casualty", "--file", writeTestFile(t, "a.json", oneBad))
+	if code != 1 || !strings.Contains(errs, ": 1 problem in the casualty data") {
+		t.Errorf("record add: exit %d: %s", code, errs)
+	}
+	code, _, errs = s.run("record", "import", "--form", "casualty", "--file", writeTestFile(t, "b.jsonl", goodCasualty+"\n"+oneBad+"\n"))
+	if code != 1 || !strings.Contains(errs, ": 1 invalid line; nothing was imported") {
+		t.Errorf("record import: exit %d: %s", code, errs)
+	}
+	code, out, errs := s.run("record", "import", "--form", "casualty", "--file", writeTestFile(t, "c.jsonl", goodCasualty+"\n"))
+	if code != 0 || strings.TrimSpace(out) != "imported 1 record" {
+		t.Errorf("record import: exit %d: %q %s", code, out, errs)
+	}
+}

@@ -69,7 +69,7 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "pushed %d, duplicates %d, pulled %d, rejected %d, conflicts %d (%d bytes)\n",
 		res.Pushed, res.Duplicates, res.Pulled, res.Rejected, res.Conflicts, res.Bytes)
 	if out.Pending > 0 {
-		fmt.Fprintf(env.Stdout, "%d revisions still waiting for the hub\n", out.Pending)
+		fmt.Fprintf(env.Stdout, "%s still waiting for the hub\n", plural(out.Pending, "revision", "revisions"))
 	}
 	// Rejections name the record and the hub's reason, never field values.
 	for _, r := range rejected {
