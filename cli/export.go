@@ -49,7 +49,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	pr := progress{env.Stderr}
+	pr := newProgress(env.Stderr)
 	var n int
 	err = writeFileAtomic(*out, func(w io.Writer) error {
 		var err error

@@ -237,6 +237,15 @@ func runRecordDelete(ctx context.Context, env *Env, args []string) error {
 // exportOnlyColumns are the columns "ccmcollect export" writes before the
 // form's own: an import ignores them (unless the form has a field of that
 // name), so that an export imports again as new records.
+// unquoteFormula undoes the quote that export puts before a text cell a
+// spreadsheet would run as a formula ('=…, '+…, '-…, '@…).
+func unquoteFormula(v string) string {
+	if len(v) >= 2 && v[0] == '\'' && strings.ContainsRune("=+-@\t\r", rune(v[1])) {
+		return v[1:]
+	}
+	return v
+}
+
 var exportOnlyColumns = map[string]bool{"record_id": true, "rev": true, "saved_at": true}
 
 // isHXLRow reports whether rec is an HXL hashtag row: every non-empty cell
@@ -339,7 +348,7 @@ func readImport(f *forms.Form, path string) ([]importLine, []storage.RowError, e
 			cells := make(map[string]string, len(rec))
 			for i, v := range rec {
 				if !ignored[i] {
-					cells[header[i]] = v
+					cells[header[i]] = unquoteFormula(v)
 				}
 			}
 			data, err := f.Unflatten(cells)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/ccmcollect/ccmcollect/reports"
 	"github.com/ccmcollect/ccmcollect/storage"
 	ccmsync "github.com/ccmcollect/ccmcollect/sync"
@@ -36,14 +38,35 @@ func init() {
 // the last successful sync; the sync engine writes it.
 const SettingLastSync = ccmsync.SettingLastSuccess
 
-// progress writes a progress line on stderr, rewritten in place.
-type progress struct{ w io.Writer }
-
-func (p progress) printf(format string, args ...any) {
-	fmt.Fprintf(p.w, "\r"+format+"\033[K", args...)
+// progress writes a progress line on stderr, rewritten in place on a
+// terminal; elsewhere (a log, a pipe) only the last state is written, once.
+type progress struct {
+	w    io.Writer
+	last string
 }
 
-func (p progress) done() { fmt.Fprintln(p.w) }
+func newProgress(w io.Writer) *progress { return &progress{w: w} }
+
+func (p *progress) printf(format string, args ...any) {
+	p.last = fmt.Sprintf(format, args...)
+	if isTerminal(p.w) {
+		fmt.Fprintf(p.w, "\r%s\033[K", p.last)
+	}
+}
+
+func (p *progress) done() {
+	if isTerminal(p.w) {
+		fmt.Fprintln(p.w)
+	} else if p.last != "" {
+		fmt.Fprintln(p.w, p.last)
+	}
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
 
 func parseDay(flagName, v string) (time.Time, error) {
 	if v == "" {
@@ -134,7 +157,7 @@ func runReportNeeds(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	pr := progress{env.Stderr}
+	pr := newProgress(env.Stderr)
 	f.Progress = func(formID string, n int) { pr.printf("reading %s: %d records", formID, n) }
 	rep, err := reports.Build(ctx, st, reg, f, meta)
 	pr.done()
