@@ -124,6 +124,9 @@ type Store struct {
 	outboxFloor atomic.Uint64
 	gc          *gcLoop
 	closed      sync.Once
+	// afterImportBatch, when set (tests only), runs after each committed
+	// import batch.
+	afterImportBatch func()
 }
 
 // Exists reports whether a store was created in dir.
