@@ -13,6 +13,7 @@ import (
 
 	"github.com/ccmcollect/ccmcollect/demo"
 	"github.com/ccmcollect/ccmcollect/storage"
+	ccmsync "github.com/ccmcollect/ccmcollect/sync"
 )
 
 // MinPassphrase is the shortest passphrase the app accepts for a new store.
@@ -148,6 +149,11 @@ func (u *UI) submitUnlock(f *unlockForm) {
 			<-closed // the store closed on lock must release the directory first
 		}
 		st, err := storage.Open(ctx, storage.Options{Dir: u.dataDir, Passphrase: []byte(pass), Forms: u.reg, Now: u.now, Logger: u.log})
+		if err == nil {
+			if lerr := ccmsync.LoadStoredForms(ctx, st, st.Forms()); lerr != nil {
+				u.log.Warn("loading the hub's custom forms", "err", lerr)
+			}
+		}
 		u.do(func() {
 			f.progress.Stop()
 			f.progress.Hide()

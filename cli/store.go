@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/ccmcollect/ccmcollect/storage"
+	ccmsync "github.com/ccmcollect/ccmcollect/sync"
 	"golang.org/x/term"
 )
 
@@ -52,6 +53,12 @@ func unlockStore(ctx context.Context, env *Env, create bool) (*storage.Store, er
 	st, err := storage.Open(ctx, storage.Options{Dir: env.DataDir, Passphrase: pass, Now: env.Now})
 	if err != nil {
 		return nil, fmt.Errorf("opening the store in %s: %w", env.DataDir, err)
+	}
+	// The custom forms the hub served at the last sync, so records of them
+	// can be added, checked and exported offline. A damaged copy is only a
+	// warning: the built-in forms still work and the next sync replaces it.
+	if err := ccmsync.LoadStoredForms(ctx, st, st.Forms()); err != nil {
+		fmt.Fprintf(env.Stderr, "warning: the hub's custom forms were not loaded: %v\n", err)
 	}
 	return st, nil
 }

@@ -14,6 +14,9 @@
 //     the store together with the page's cursor in one durable step, so an
 //     interrupted pull resumes where it stopped and never applies a page
 //     twice in a way that matters (applying is idempotent).
+//   - After the pull, the programme's published form definitions are
+//     fetched (at most once per Options.FormsInterval), added to the store's
+//     registry and kept in the store (SettingForms, LoadStoredForms).
 //   - Calls are retried with exponential backoff and jitter, honour
 //     Retry-After, and time out. A 401 or 403 stops the sync with ErrAuth.
 //
@@ -32,6 +35,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ccmcollect/ccmcollect/forms"
 	"github.com/ccmcollect/ccmcollect/record"
 	"github.com/ccmcollect/ccmcollect/storage"
 	"github.com/ccmcollect/ccmcollect/sync/protocol"
@@ -73,6 +77,9 @@ type Store interface {
 	OutboxLen(ctx context.Context) (int, error)
 	ApplyRemote(ctx context.Context, revs []*record.Revision, cursor string) (storage.ApplyStats, error)
 	PullCursor(ctx context.Context) (string, error)
+	// Forms is the registry records are validated against; the engine
+	// adds the programme's published forms to it.
+	Forms() *forms.Registry
 }
 
 var _ Store = (*storage.Store)(nil)
@@ -112,6 +119,10 @@ type Options struct {
 	// PullLimit is the page size asked for (2000, at most
 	// protocol.MaxPullLimit).
 	PullLimit int
+	// FormsInterval is how often a sync also fetches the programme's form
+	// definitions (1h); the first sync of an engine, and the first after
+	// the hub or token changed, always fetches them.
+	FormsInterval time.Duration
 }
 
 // Settings keys the engine keeps in the (encrypted) store.
@@ -191,6 +202,11 @@ type Engine struct {
 
 	nudge chan struct{}
 
+	// formsAt and formsKey say when, and for which hub and token, the form
+	// definitions were last fetched; guarded by syncMu.
+	formsAt  time.Time
+	formsKey string
+
 	// sleep replaces the waits between retries in tests; nil = timers.
 	sleep func(ctx context.Context, d time.Duration) error
 }
@@ -214,6 +230,7 @@ func New(o Options) (*Engine, error) {
 	def(&o.BackoffBase, 500*time.Millisecond)
 	def(&o.BackoffMax, 30*time.Second)
 	def(&o.MaxRetryWait, time.Minute)
+	def(&o.FormsInterval, time.Hour)
 	if o.Attempts <= 0 {
 		o.Attempts = 5
 	}
@@ -353,6 +370,12 @@ func (e *Engine) sync(ctx context.Context, res *Result) error {
 	e.update(func(s *Status) { s.Phase, s.Done, s.Total = PhasePull, 0, 0 })
 	if err := e.pull(ctx, c, id, res); err != nil {
 		return fmt.Errorf("pull: %w", err)
+	}
+	if key := url + "\x00" + token; key != e.formsKey || !e.now().Before(e.formsAt.Add(e.o.FormsInterval)) {
+		if err := e.fetchForms(ctx, c); err != nil {
+			return fmt.Errorf("forms: %w", err)
+		}
+		e.formsAt, e.formsKey = e.now(), key
 	}
 	return nil
 }
